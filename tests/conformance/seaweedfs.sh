@@ -34,6 +34,7 @@ VOLUME_PORT="${SEAWEEDFS_VOLUME_PORT:-9340}"
 FILER_PORT="${SEAWEEDFS_FILER_PORT:-8888}"
 ADMIN_PORT="${SEAWEEDFS_ADMIN_PORT:-23646}"
 HOST="127.0.0.1"
+DOMAIN="${SEAWEEDFS_DOMAIN:-localhost}"
 ENDPOINT="http://$HOST:$S3_PORT"
 
 log() { echo "seaweedfs.sh: $*" >&2; }
@@ -111,7 +112,7 @@ start() {
         -s3.port.iceberg=0 -s3.port.lance=0 \
         -s3.config="$CONF/identities.json" \
         -s3.port="$S3_PORT" -s3.port.grpc="$((S3_PORT + 10000))" \
-        -s3.autoCreateBucket=false \
+        -s3.autoCreateBucket=false -s3.domainName="$DOMAIN" \
         -s3.localSocket="$OUT/s3-$S3_PORT.sock" \
         -master.port="$MASTER_PORT" -master.port.grpc="$((MASTER_PORT + 10000))" \
         -volume.port="$VOLUME_PORT" -volume.port.grpc="$((VOLUME_PORT + 10000))" \

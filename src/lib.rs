@@ -1,0 +1,30 @@
+//! # presign
+//!
+//! Browser uploads straight to Amazon S3 (or any S3-compatible store) through
+//! pre-signed URLs. The server signs a short-lived URL; the browser PUTs the
+//! file to the bucket. Image bytes and credentials never cross the server.
+//!
+//! ## Map
+//!
+//! * [`sigv4`]: AWS Signature Version 4, hand-written and pure: canonical
+//!   request, string to sign, signing key (cached per day), header and query
+//!   signing, and verification of presigned requests. No I/O, no clock.
+//! * [`s3`]: buckets and objects on top of `sigv4`: endpoints, virtual-hosted
+//!   and path-style addressing, key encoding, presigned object requests.
+//! * `server` (feature `server`, on by default): the hyper service: the
+//!   upload API, the embedded page, configuration, and the local bucket that
+//!   makes the server work with no configuration at all.
+//!
+//! Data flows one way: `server` turns an upload request into an
+//! [`s3::ObjectRequest`], [`s3::Bucket`] turns that into a [`sigv4::Request`],
+//! and [`sigv4::Signer`] returns the signed query string.
+//!
+//! Built with `default-features = false`, this crate is a sans-IO SigV4
+//! library that depends only on `hmac`, `sha2`, `hex`, `time` and
+//! `percent-encoding`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod s3;
+pub mod sigv4;

@@ -1,0 +1,292 @@
+//! A bucket on an endpoint, and presigned requests for its objects.
+//!
+//! S3 limits worth knowing (<https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html>):
+//! a presigned URL lives at most 7 days (604800 s), and a URL signed with
+//! temporary credentials dies with them, whatever its `X-Amz-Expires`.
+
+use super::endpoint::Endpoint;
+use crate::sigv4::{encode, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace, UNSIGNED_PAYLOAD};
+use std::fmt;
+use time::{Duration, OffsetDateTime};
+
+/// How the bucket is named in a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressingStyle {
+    /// `https://<bucket>.<endpoint-host>/<key>`: AWS's default.
+    VirtualHosted,
+    /// `<endpoint>/<bucket>/<key>`: MinIO, SeaweedFS, local stores.
+    Path,
+}
+
+/// A bucket name that cannot be used in a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidBucketName(String);
+
+impl fmt::Display for InvalidBucketName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid bucket name {:?}: use 1 to 255 letters, digits, '.', '-' or '_'",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidBucketName {}
+
+/// One bucket of one S3 endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    endpoint: Endpoint,
+    name: String,
+    region: String,
+    style: AddressingStyle,
+}
+
+/// A request on an object (or, with an empty key, on the bucket itself).
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectRequest<'a> {
+    /// `GET`, `PUT`, `HEAD`, `DELETE`, `POST`.
+    pub method: &'a str,
+    /// The object key, raw: it is encoded here, exactly once.
+    pub key: &'a str,
+    /// Extra query parameters, raw (`("uploadId", Some(id))`,
+    /// `("uploads", None)`).
+    pub query: &'a [(&'a str, Option<&'a str>)],
+    /// Headers to sign besides `host`, which the request must then carry
+    /// with exactly these values (`content-type`, `content-length`, …).
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> ObjectRequest<'a> {
+    /// A request with no extra query parameters or headers.
+    pub fn new(method: &'a str, key: &'a str) -> Self {
+        ObjectRequest {
+            method,
+            key,
+            query: &[],
+            headers: &[],
+        }
+    }
+}
+
+/// A signed request, ready to send.
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    /// The method to use.
+    pub method: String,
+    /// The full URL (for a presigned request, with its signature).
+    pub url: String,
+    /// Headers the request must carry, besides `Host` (the URL's authority).
+    pub headers: Vec<(String, String)>,
+    /// How the signature was computed.
+    pub trace: Trace,
+}
+
+/// A presigned request and when it stops working.
+#[derive(Debug, Clone)]
+pub struct PresignedRequest {
+    /// Method, URL and the headers the final request must carry.
+    pub request: SignedRequest,
+    /// The end of the URL's validity.
+    pub expires_at: OffsetDateTime,
+}
+
+impl Bucket {
+    /// A bucket on `endpoint`. Virtual-hosted style is used when asked for
+    /// and possible: an IP endpoint, a name that is not a DNS label, or a
+    /// name with dots over https (its TLS certificate would not match) all
+    /// fall back to path style.
+    pub fn new(
+        endpoint: Endpoint,
+        name: impl Into<String>,
+        region: impl Into<String>,
+        style: AddressingStyle,
+    ) -> Result<Self, InvalidBucketName> {
+        let name = name.into();
+        let valid = (1..=255).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !valid {
+            return Err(InvalidBucketName(name));
+        }
+        let dns_safe = name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'))
+            && !name.starts_with(['.', '-'])
+            && name.len() <= 63;
+        let style = if style == AddressingStyle::VirtualHosted
+            && dns_safe
+            && !endpoint.is_ip()
+            && !(endpoint.is_https() && name.contains('.'))
+        {
+            AddressingStyle::VirtualHosted
+        } else {
+            AddressingStyle::Path
+        };
+        Ok(Bucket {
+            endpoint,
+            name,
+            region: region.into(),
+            style,
+        })
+    }
+
+    /// The bucket's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The endpoint, without the bucket.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The addressing style actually used.
+    pub fn style(&self) -> AddressingStyle {
+        self.style
+    }
+
+    /// The origin of this bucket's URLs (`https://bucket.s3.region.amazonaws.com`),
+    /// e.g. for a Content-Security-Policy.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.endpoint.scheme(), self.host())
+    }
+
+    /// The `Host` header value.
+    pub fn host(&self) -> String {
+        match self.style {
+            AddressingStyle::VirtualHosted => {
+                self.endpoint.authority(&format!("{}.{}", self.name, self.endpoint.host()))
+            }
+            AddressingStyle::Path => self.endpoint.authority(self.endpoint.host()),
+        }
+    }
+
+    /// The encoded path of `key`: the key is encoded exactly once, `/` kept.
+    pub fn path(&self, key: &str) -> String {
+        let mut path = String::with_capacity(self.endpoint.base_path().len() + self.name.len() + key.len() + 16);
+        path.push_str(self.endpoint.base_path());
+        if self.style == AddressingStyle::Path {
+            path.push('/');
+            path.push_str(&self.name);
+            if key.is_empty() {
+                return path;
+            }
+        }
+        path.push('/');
+        encode::encode_into(&mut path, key.as_bytes(), encode::PATH);
+        path
+    }
+
+    /// Presigns `request` at `time` for `expires` seconds (1..=604800).
+    pub fn presign(
+        &self,
+        signer: &Signer,
+        request: &ObjectRequest<'_>,
+        time: OffsetDateTime,
+        expires: u32,
+    ) -> Result<PresignedRequest, InvalidExpiry> {
+        let host = self.host();
+        let path = self.path(request.key);
+        let query = encode_query(request.query);
+        let headers = with_host(&host, request.headers);
+        let signable = Request {
+            method: request.method,
+            path: &path,
+            query: &query,
+            headers: &headers,
+            payload_hash: UNSIGNED_PAYLOAD,
+        };
+        let presigned = signer.presign(&signable, time, expires, SigningOptions::S3)?;
+        let mut url = String::with_capacity(
+            self.endpoint.scheme().len() + 3 + host.len() + path.len() + query.len() + presigned.query.len() + 2,
+        );
+        url.push_str(self.endpoint.scheme());
+        url.push_str("://");
+        url.push_str(&host);
+        url.push_str(&path);
+        url.push('?');
+        if !query.is_empty() {
+            url.push_str(&query);
+            url.push('&');
+        }
+        url.push_str(&presigned.query);
+        Ok(PresignedRequest {
+            request: SignedRequest {
+                method: request.method.to_owned(),
+                url,
+                headers: owned(request.headers),
+                trace: presigned.trace,
+            },
+            expires_at: time + Duration::seconds(expires.into()),
+        })
+    }
+
+    /// Signs `request` with an `Authorization` header for a body `body`
+    /// (the bucket set-up calls: create bucket, CORS, …).
+    pub fn sign(&self, signer: &Signer, request: &ObjectRequest<'_>, body: &[u8], time: OffsetDateTime) -> SignedRequest {
+        let host = self.host();
+        let path = self.path(request.key);
+        let query = encode_query(request.query);
+        let headers = with_host(&host, request.headers);
+        let hash = payload_hash(body);
+        let signable = Request {
+            method: request.method,
+            path: &path,
+            query: &query,
+            headers: &headers,
+            payload_hash: &hash,
+        };
+        let signed = signer.sign_headers(&signable, time, SigningOptions::S3);
+        let mut url = format!("{}://{host}{path}", self.endpoint.scheme());
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query);
+        }
+        let mut headers = owned(request.headers);
+        headers.extend(signed.headers.into_iter().map(|(n, v)| (n.to_owned(), v)));
+        SignedRequest {
+            method: request.method.to_owned(),
+            url,
+            headers,
+            trace: signed.trace,
+        }
+    }
+}
+
+fn with_host<'a>(host: &'a str, headers: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = Vec::with_capacity(headers.len() + 1);
+    all.push(("host", host));
+    all.extend_from_slice(headers);
+    all
+}
+
+fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|&(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
+        .collect()
+}
+
+/// Wire form of raw parameters: strictly encoded, `name` alone when valueless.
+fn encode_query(params: &[(&str, Option<&str>)]) -> String {
+    let mut out = String::new();
+    for (i, (name, value)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(&encode::component(name));
+        if let Some(value) = value {
+            out.push('=');
+            out.push_str(&encode::component(value));
+        }
+    }
+    out
+}

@@ -1,0 +1,238 @@
+//! Step 1 of SigV4: the canonical request.
+//!
+//! ```text
+//! METHOD \n CANONICAL-URI \n CANONICAL-QUERY \n CANONICAL-HEADERS \n SIGNED-HEADERS \n PAYLOAD-HASH
+//! ```
+//! Every function here turns a request as it travels on the wire into the
+//! one byte string that signer and verifier must agree on.
+
+use super::encode;
+use std::borrow::Cow;
+
+/// The canonical URI of a wire path.
+///
+/// * `normalize`: remove `.` and `..` segments and squeeze repeated `/`
+///   (every AWS service but S3).
+/// * `double_encode`: the wire path is taken as already encoded and is
+///   encoded once more (every AWS service but S3). Otherwise the path is
+///   decoded and encoded exactly once, which is what S3 does: a key is
+///   encoded once, `/` kept, `~` never encoded.
+pub fn uri(path: &str, normalize: bool, double_encode: bool) -> Cow<'_, str> {
+    let path = if path.is_empty() { "/" } else { path };
+    let path: Cow<'_, str> = if normalize {
+        Cow::Owned(normalize_path(path))
+    } else {
+        Cow::Borrowed(path)
+    };
+    if double_encode {
+        return match encode::path(&path) {
+            Cow::Borrowed(_) => path,
+            Cow::Owned(s) => Cow::Owned(s),
+        };
+    }
+    if !path.contains('%') {
+        return match encode::path(&path) {
+            Cow::Borrowed(_) => path,
+            Cow::Owned(s) => Cow::Owned(s),
+        };
+    }
+    let decoded = encode::decode(&path);
+    let mut out = String::with_capacity(path.len() + 8);
+    encode::encode_into(&mut out, &decoded, encode::PATH);
+    Cow::Owned(out)
+}
+
+/// RFC 3986 dot-segment removal plus squeezing of empty segments, as the
+/// AWS test suite expects (`//a/./b/../c/` becomes `/a/c/`).
+fn normalize_path(path: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut trailing_slash = false;
+    for segment in path.split('/') {
+        trailing_slash = true;
+        match segment {
+            "" | "." => {}
+            ".." => {
+                kept.pop();
+            }
+            _ => {
+                kept.push(segment);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in &kept {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() || trailing_slash {
+        out.push('/');
+    }
+    out
+}
+
+/// Splits a raw query string into its `name[=value]` pieces, skipping
+/// empty pieces (`a=1&&b=2`).
+pub fn query_pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
+    raw.split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| piece.split_once('=').unwrap_or((piece, "")))
+}
+
+/// The canonical query string: every parameter of the wire query `raw`
+/// (except those `skip` names) decoded and re-encoded, plus `extra`
+/// parameters that are already canonical, sorted by name then value, joined
+/// with `&`. A parameter without `=` is written as `name=`.
+pub fn query(raw: &str, extra: &[(&str, &str)], skip: impl Fn(&str) -> bool) -> String {
+    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = query_pairs(raw)
+        .filter(|(name, _)| !skip(name))
+        .map(|(name, value)| {
+            (
+                encode::canonical_component(name),
+                encode::canonical_component(value),
+            )
+        })
+        .chain(
+            extra
+                .iter()
+                .map(|&(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v))),
+        )
+        .collect();
+    pairs.sort_unstable();
+    let mut out = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
+}
+
+/// The canonical header block and the signed-headers list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Headers {
+    /// `name:value\n` for every header, names lower-cased and sorted.
+    pub block: String,
+    /// The header names joined with `;`, e.g. `host;x-amz-date`.
+    pub signed: String,
+}
+
+/// Canonicalises headers: names lower-cased and sorted; values trimmed with
+/// inner runs of white space (folded lines included) squeezed to one space;
+/// repeated headers joined with `,` in the order they appear.
+pub fn headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Headers {
+    let mut lowered: Vec<(Cow<'a, str>, &'a str)> = headers
+        .into_iter()
+        .map(|(name, value)| (lower(name), value))
+        .collect();
+    // Stable, so repeated headers keep their order of appearance.
+    lowered.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut block = String::with_capacity(lowered.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    let mut signed = String::with_capacity(lowered.iter().map(|(n, _)| n.len() + 1).sum());
+    let mut previous: Option<&str> = None;
+    for (name, value) in &lowered {
+        if previous == Some(name.as_ref()) {
+            block.pop(); // the '\n' of the previous value of this header
+            block.push(',');
+        } else {
+            if previous.is_some() {
+                signed.push(';');
+            }
+            signed.push_str(name);
+            block.push_str(name);
+            block.push(':');
+        }
+        push_squeezed(&mut block, value);
+        block.push('\n');
+        previous = Some(name.as_ref());
+    }
+    Headers { block, signed }
+}
+
+fn lower(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+fn push_squeezed(out: &mut String, value: &str) {
+    let mut words = value.split(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r'));
+    let mut first = true;
+    for word in words.by_ref().filter(|w| !w.is_empty()) {
+        if !first {
+            out.push(' ');
+        }
+        out.push_str(word);
+        first = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_dot_segments_and_slashes() {
+        for (input, expected) in [
+            ("/", "/"),
+            ("//", "/"),
+            ("//example//", "/example/"),
+            ("/example/..", "/"),
+            ("/example1/example2/../..", "/"),
+            ("/./", "/"),
+            ("/./example", "/example"),
+            ("/a/./b/../c/", "/a/c/"),
+            ("/a/.", "/a/"),
+            ("/../a", "/a"),
+        ] {
+            assert_eq!(normalize_path(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn s3_uri_keeps_slashes_and_dots_and_encodes_once() {
+        assert_eq!(uri("//a/../b/./", false, false), "//a/../b/./");
+        // `%2F` on the wire names the same key as `/`: S3 decodes the path.
+        assert_eq!(uri("/a%2Fb", false, false), "/a/b");
+        assert_eq!(uri("/a%252Fb", false, false), "/a%252Fb");
+        assert_eq!(uri("/a b~", false, false), "/a%20b~");
+        assert_eq!(uri("/a!b", false, false), "/a%21b");
+        assert_eq!(uri("", false, false), "/");
+    }
+
+    #[test]
+    fn double_encoding_encodes_percent_again() {
+        assert_eq!(uri("/a%20b", false, true), "/a%2520b");
+        assert_eq!(uri("/example space/", true, true), "/example%20space/");
+    }
+
+    #[test]
+    fn query_is_sorted_after_encoding_and_valueless_gets_equals() {
+        let q = query("b=2&a=2&a=1&%E1%88%B4=x&lifecycle", &[], |_| false);
+        assert_eq!(q, "%E1%88%B4=x&a=1&a=2&b=2&lifecycle=");
+        let q = query("X-Amz-Signature=abc&k=a b", &[("X-Amz-Date", "d")], |n| {
+            n == "X-Amz-Signature"
+        });
+        assert_eq!(q, "X-Amz-Date=d&k=a%20b");
+    }
+
+    #[test]
+    fn headers_are_lowered_sorted_trimmed_and_joined() {
+        let h = headers([
+            ("My-Header1", "  a   b  "),
+            ("Host", "example.com"),
+            ("my-header1", "\"x   y\""),
+            ("MY-HEADER2", "v1\n  v2"),
+        ]);
+        assert_eq!(
+            h.block,
+            "host:example.com\nmy-header1:a b,\"x y\"\nmy-header2:v1 v2\n"
+        );
+        assert_eq!(h.signed, "host;my-header1;my-header2");
+    }
+}

@@ -1,0 +1,48 @@
+//! AWS Signature Version 4, written out step by step, with no I/O.
+//!
+//! | file | SigV4 step |
+//! | --- | --- |
+//! | [`encode`] | RFC 3986 percent-encoding, AWS flavour |
+//! | [`canonical`] | 1: the canonical request (URI, query, headers) |
+//! | [`sign`] | 2 and 4: string to sign, signature, header and query forms |
+//! | [`key`] | 3: the signing key and its per-day cache |
+//! | [`verify`] | the other side: checking a presigned request |
+//! | [`amz_date`], [`credentials`] | the inputs |
+//!
+//! Time is always a parameter: nothing here reads a clock.
+//!
+//! ```
+//! use presign::sigv4::{Credentials, Request, Signer, SigningOptions, UNSIGNED_PAYLOAD};
+//! use time::macros::datetime;
+//!
+//! let signer = Signer::new(Credentials::new("AKIAIOSFODNN7EXAMPLE",
+//!     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "us-east-1", "s3");
+//! let request = Request {
+//!     method: "GET",
+//!     path: "/test.txt",
+//!     query: "",
+//!     headers: &[("host", "examplebucket.s3.amazonaws.com")],
+//!     payload_hash: UNSIGNED_PAYLOAD,
+//! };
+//! let presigned = signer
+//!     .presign(&request, datetime!(2013-05-24 0:00 UTC), 86400, SigningOptions::S3)
+//!     .unwrap();
+//! assert_eq!(presigned.signature,
+//!     "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+//! ```
+
+pub mod amz_date;
+pub mod canonical;
+pub mod credentials;
+pub mod encode;
+pub mod key;
+pub mod sign;
+pub mod verify;
+
+pub use amz_date::AmzDate;
+pub use credentials::Credentials;
+pub use sign::{
+    payload_hash, InvalidExpiry, Presigned, Request, SignedHeaders, Signer, SigningOptions, Trace, EMPTY_SHA256,
+    MAX_EXPIRES, UNSIGNED_PAYLOAD,
+};
+pub use verify::{verify_presigned, PresignedParams, Received, Verified, VerifyError, VerifyErrorKind, VerifyOptions};
