@@ -4,7 +4,8 @@
 //! Each presigned request is then fed back to our verifier.
 
 use presign::sigv4::{
-    payload_hash, verify_presigned, AmzDate, Credentials, Received, Request, Signer, SigningOptions, VerifyOptions,
+    payload_hash, verify_presigned, AmzDate, Credentials, Received, Request, Signer,
+    SigningOptions, VerifyOptions,
 };
 use serde_json::Value;
 use std::fs;
@@ -103,7 +104,10 @@ impl Case {
     }
 
     fn header_refs(&self) -> Vec<(&str, &str)> {
-        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+        self.headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
     }
 
     fn expected(&self, file: &str) -> String {
@@ -161,11 +165,25 @@ fn header_mode_matches_every_case() {
             headers: &headers,
             payload_hash: &hash,
         };
-        let signed = case.signer().sign_headers(&request, case.time(), case.options());
+        let signed = case
+            .signer()
+            .sign_headers(&request, case.time(), case.options());
         let checks = [
-            ("canonical request", signed.trace.canonical_request.clone(), case.expected("header-canonical-request.txt")),
-            ("string to sign", signed.trace.string_to_sign.clone(), case.expected("header-string-to-sign.txt")),
-            ("signature", signed.signature.clone(), case.expected("header-signature.txt")),
+            (
+                "canonical request",
+                signed.trace.canonical_request.clone(),
+                case.expected("header-canonical-request.txt"),
+            ),
+            (
+                "string to sign",
+                signed.trace.string_to_sign.clone(),
+                case.expected("header-string-to-sign.txt"),
+            ),
+            (
+                "signature",
+                signed.signature.clone(),
+                case.expected("header-signature.txt"),
+            ),
             (
                 "signed request",
                 case.render(&case.request_line_target, &signed.headers),
@@ -174,11 +192,19 @@ fn header_mode_matches_every_case() {
         ];
         for (what, ours, theirs) in checks {
             if ours != theirs {
-                failures.push(format!("{} ({what}):\n--- ours\n{ours}\n--- published\n{theirs}", case.name));
+                failures.push(format!(
+                    "{} ({what}):\n--- ours\n{ours}\n--- published\n{theirs}",
+                    case.name
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// The order in which aws-c-auth writes the parameters in
@@ -209,21 +235,42 @@ fn query_mode_matches_every_case_and_verifies() {
         };
         let expires = case.context["expiration_in_seconds"].as_u64().unwrap() as u32;
         let signer = case.signer();
-        let presigned = signer.presign(&request, case.time(), expires, case.options()).unwrap();
+        let presigned = signer
+            .presign(&request, case.time(), expires, case.options())
+            .unwrap();
         let mut params: Vec<(&str, &str)> = presigned.params().collect();
         params.sort_by_key(|(name, _)| SUITE_ORDER.iter().position(|n| n == name).unwrap());
         let auth: Vec<String> = params.iter().map(|(n, v)| format!("{n}={v}")).collect();
         let separator = if query.is_empty() { '?' } else { '&' };
         let target = format!("{}{separator}{}", case.request_line_target, auth.join("&"));
         let checks = [
-            ("canonical request", presigned.trace.canonical_request.clone(), case.expected("query-canonical-request.txt")),
-            ("string to sign", presigned.trace.string_to_sign.clone(), case.expected("query-string-to-sign.txt")),
-            ("signature", presigned.signature.clone(), case.expected("query-signature.txt")),
-            ("signed request", case.render(&target, &[]), case.expected("query-signed-request.txt")),
+            (
+                "canonical request",
+                presigned.trace.canonical_request.clone(),
+                case.expected("query-canonical-request.txt"),
+            ),
+            (
+                "string to sign",
+                presigned.trace.string_to_sign.clone(),
+                case.expected("query-string-to-sign.txt"),
+            ),
+            (
+                "signature",
+                presigned.signature.clone(),
+                case.expected("query-signature.txt"),
+            ),
+            (
+                "signed request",
+                case.render(&target, &[]),
+                case.expected("query-signed-request.txt"),
+            ),
         ];
         for (what, ours, theirs) in checks {
             if ours != theirs {
-                failures.push(format!("{} ({what}):\n--- ours\n{ours}\n--- published\n{theirs}", case.name));
+                failures.push(format!(
+                    "{} ({what}):\n--- ours\n{ours}\n--- published\n{theirs}",
+                    case.name
+                ));
             }
         }
 
@@ -252,5 +299,10 @@ fn query_mode_matches_every_case_and_verifies() {
             failures.push(format!("{} (verify): accepted after expiry", case.name));
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }

@@ -5,7 +5,9 @@
 //! temporary credentials dies with them, whatever its `X-Amz-Expires`.
 
 use super::endpoint::Endpoint;
-use crate::sigv4::{encode, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace, UNSIGNED_PAYLOAD};
+use crate::sigv4::{
+    encode, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace, UNSIGNED_PAYLOAD,
+};
 use std::fmt;
 use time::{Duration, OffsetDateTime};
 
@@ -163,7 +165,8 @@ impl Bucket {
     pub fn host(&self) -> String {
         match self.style {
             AddressingStyle::VirtualHosted => {
-                self.endpoint.authority(&format!("{}.{}", self.name, self.endpoint.host()))
+                self.endpoint
+                    .authority(&format!("{}.{}", self.name, self.endpoint.host()))
             }
             AddressingStyle::Path => self.endpoint.authority(self.endpoint.host()),
         }
@@ -171,7 +174,9 @@ impl Bucket {
 
     /// The encoded path of `key`: the key is encoded exactly once, `/` kept.
     pub fn path(&self, key: &str) -> String {
-        let mut path = String::with_capacity(self.endpoint.base_path().len() + self.name.len() + key.len() + 16);
+        let mut path = String::with_capacity(
+            self.endpoint.base_path().len() + self.name.len() + key.len() + 16,
+        );
         path.push_str(self.endpoint.base_path());
         if self.style == AddressingStyle::Path {
             path.push('/');
@@ -206,7 +211,13 @@ impl Bucket {
         };
         let presigned = signer.presign(&signable, time, expires, SigningOptions::S3)?;
         let mut url = String::with_capacity(
-            self.endpoint.scheme().len() + 3 + host.len() + path.len() + query.len() + presigned.query.len() + 2,
+            self.endpoint.scheme().len()
+                + 3
+                + host.len()
+                + path.len()
+                + query.len()
+                + presigned.query.len()
+                + 2,
         );
         url.push_str(self.endpoint.scheme());
         url.push_str("://");
@@ -231,7 +242,13 @@ impl Bucket {
 
     /// Signs `request` with an `Authorization` header for a body `body`
     /// (the bucket set-up calls: create bucket, CORS, …).
-    pub fn sign(&self, signer: &Signer, request: &ObjectRequest<'_>, body: &[u8], time: OffsetDateTime) -> SignedRequest {
+    pub fn sign(
+        &self,
+        signer: &Signer,
+        request: &ObjectRequest<'_>,
+        body: &[u8],
+        time: OffsetDateTime,
+    ) -> SignedRequest {
         let host = self.host();
         let path = self.path(request.key);
         let query = encode_query(request.query);

@@ -60,7 +60,8 @@ impl Endpoint {
         if authority.contains('@') {
             return Err(fail("credentials do not belong in the endpoint URL"));
         }
-        let (host, port) = split_port(authority).ok_or_else(|| fail("the port is not a number from 1 to 65535"))?;
+        let (host, port) = split_port(authority)
+            .ok_or_else(|| fail("the port is not a number from 1 to 65535"))?;
         let host_is_valid = if let Some(inner) = host.strip_prefix('[') {
             inner
                 .strip_suffix(']')
@@ -72,7 +73,9 @@ impl Endpoint {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
         };
         if !host_is_valid {
-            return Err(fail("the host is missing or not a valid name or IP address"));
+            return Err(fail(
+                "the host is missing or not a valid name or IP address",
+            ));
         }
         let default_port = if https { 443 } else { 80 };
         Ok(Endpoint {
@@ -128,7 +131,13 @@ impl Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.scheme(), self.authority(&self.host), self.base_path)
+        write!(
+            f,
+            "{}://{}{}",
+            self.scheme(),
+            self.authority(&self.host),
+            self.base_path
+        )
     }
 }
 
@@ -137,7 +146,10 @@ fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
         Some(i) if !authority[i..].contains(']') => i,
         _ => return Some((authority, None)),
     };
-    let port = authority[port_start + 1..].parse::<u16>().ok().filter(|&p| p != 0)?;
+    let port = authority[port_start + 1..]
+        .parse::<u16>()
+        .ok()
+        .filter(|&p| p != 0)?;
     Some((&authority[..port_start], Some(port)))
 }
 
@@ -148,20 +160,37 @@ mod tests {
     #[test]
     fn parses_hosts_ports_and_paths() {
         let e = Endpoint::parse("http://127.0.0.1:9000/").unwrap();
-        assert_eq!((e.host(), e.port(), e.base_path()), ("127.0.0.1", Some(9000), ""));
+        assert_eq!(
+            (e.host(), e.port(), e.base_path()),
+            ("127.0.0.1", Some(9000), "")
+        );
         assert_eq!(e.to_string(), "http://127.0.0.1:9000");
         let e = Endpoint::parse("https://ACCOUNT.r2.cloudflarestorage.com").unwrap();
         assert_eq!(e.host(), "account.r2.cloudflarestorage.com");
         let e = Endpoint::parse("http://[::1]:8333/s3").unwrap();
-        assert_eq!((e.host(), e.port(), e.base_path()), ("[::1]", Some(8333), "/s3"));
+        assert_eq!(
+            (e.host(), e.port(), e.base_path()),
+            ("[::1]", Some(8333), "/s3")
+        );
         assert!(e.is_ip());
     }
 
     #[test]
     fn drops_default_ports() {
-        assert_eq!(Endpoint::parse("https://s3.example.com:443").unwrap().port(), None);
-        assert_eq!(Endpoint::parse("http://s3.example.com:80").unwrap().port(), None);
-        assert_eq!(Endpoint::parse("http://s3.example.com:443").unwrap().port(), Some(443));
+        assert_eq!(
+            Endpoint::parse("https://s3.example.com:443")
+                .unwrap()
+                .port(),
+            None
+        );
+        assert_eq!(
+            Endpoint::parse("http://s3.example.com:80").unwrap().port(),
+            None
+        );
+        assert_eq!(
+            Endpoint::parse("http://s3.example.com:443").unwrap().port(),
+            Some(443)
+        );
     }
 
     #[test]

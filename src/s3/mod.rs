@@ -25,5 +25,7 @@
 mod bucket;
 mod endpoint;
 
-pub use bucket::{AddressingStyle, Bucket, InvalidBucketName, ObjectRequest, PresignedRequest, SignedRequest};
+pub use bucket::{
+    AddressingStyle, Bucket, InvalidBucketName, ObjectRequest, PresignedRequest, SignedRequest,
+};
 pub use endpoint::{Endpoint, InvalidEndpoint};

@@ -39,7 +39,8 @@ impl AmzDate {
         };
         let month = Month::try_from(num(4..6)? as u8).ok()?;
         let date = Date::from_calendar_date(num(0..4)? as i32, month, num(6..8)? as u8).ok()?;
-        let clock = Time::from_hms(num(9..11)? as u8, num(11..13)? as u8, num(13..15)? as u8).ok()?;
+        let clock =
+            Time::from_hms(num(9..11)? as u8, num(11..13)? as u8, num(13..15)? as u8).ok()?;
         Some(Self::new(PrimitiveDateTime::new(date, clock).assume_utc()))
     }
 

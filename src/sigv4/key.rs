@@ -50,7 +50,10 @@ impl KeyCache {
             // Not a YYYYMMDD date: nothing sensible to cache.
             Err(_) => return keyed(&derive(secret, date, region, service)),
         };
-        let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut latest = self
+            .latest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         match &*latest {
             Some((cached, mac)) if *cached == day => mac.clone(),
             _ => {

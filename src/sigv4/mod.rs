@@ -42,7 +42,10 @@ pub mod verify;
 pub use amz_date::AmzDate;
 pub use credentials::Credentials;
 pub use sign::{
-    payload_hash, InvalidExpiry, Presigned, Request, SignedHeaders, Signer, SigningOptions, Trace, EMPTY_SHA256,
-    MAX_EXPIRES, UNSIGNED_PAYLOAD,
+    payload_hash, InvalidExpiry, Presigned, Request, SignedHeaders, Signer, SigningOptions, Trace,
+    EMPTY_SHA256, MAX_EXPIRES, UNSIGNED_PAYLOAD,
 };
-pub use verify::{verify_presigned, PresignedParams, Received, Verified, VerifyError, VerifyErrorKind, VerifyOptions};
+pub use verify::{
+    verify_presigned, PresignedParams, Received, Verified, VerifyError, VerifyErrorKind,
+    VerifyOptions,
+};

@@ -143,7 +143,11 @@ pub struct Signer {
 impl Signer {
     /// A signer for `service` (`s3`, or `service` in the AWS test suite) in
     /// `region`.
-    pub fn new(credentials: Credentials, region: impl Into<String>, service: impl Into<String>) -> Self {
+    pub fn new(
+        credentials: Credentials,
+        region: impl Into<String>,
+        service: impl Into<String>,
+    ) -> Self {
         Signer {
             credentials,
             region: region.into(),
@@ -168,7 +172,12 @@ impl Signer {
     }
 
     /// Signs `request` with an `Authorization` header at `time`.
-    pub fn sign_headers(&self, request: &Request<'_>, time: OffsetDateTime, options: SigningOptions) -> SignedHeaders {
+    pub fn sign_headers(
+        &self,
+        request: &Request<'_>,
+        time: OffsetDateTime,
+        options: SigningOptions,
+    ) -> SignedHeaders {
         let date = AmzDate::new(time);
         let token = self.credentials.session_token();
         let mut all: Vec<(&str, &str)> = request.headers.to_vec();
@@ -221,8 +230,18 @@ impl Signer {
         }
         let date = AmzDate::new(time);
         let mut credential = String::with_capacity(96);
-        encode::encode_into(&mut credential, self.credentials.access_key_id().as_bytes(), encode::COMPONENT);
-        let _ = write!(credential, "%2F{}%2F{}%2F{}%2Faws4_request", date.date(), encode::component(&self.region), encode::component(&self.service));
+        encode::encode_into(
+            &mut credential,
+            self.credentials.access_key_id().as_bytes(),
+            encode::COMPONENT,
+        );
+        let _ = write!(
+            credential,
+            "%2F{}%2F{}%2F{}%2Faws4_request",
+            date.date(),
+            encode::component(&self.region),
+            encode::component(&self.service)
+        );
         let headers = canonical::headers(request.headers.iter().copied());
         let signed_headers = encode::component(&headers.signed);
         let expires_text = expires.to_string();
@@ -245,7 +264,12 @@ impl Signer {
         if let (Some(token), false) = (&token, options.sign_session_token) {
             auth.push(("X-Amz-Security-Token", token));
         }
-        let mut out = String::with_capacity(auth.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>() + 84);
+        let mut out = String::with_capacity(
+            auth.iter()
+                .map(|(n, v)| n.len() + v.len() + 2)
+                .sum::<usize>()
+                + 84,
+        );
         for (name, value) in &auth {
             out.push_str(name);
             out.push('=');
@@ -263,7 +287,12 @@ impl Signer {
 
     /// `date/region/service/aws4_request`.
     pub(crate) fn scope(&self, date: &AmzDate) -> String {
-        format!("{}/{}/{}/aws4_request", date.date(), self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            date.date(),
+            self.region,
+            self.service
+        )
     }
 
     pub(crate) fn trace_with(
@@ -274,8 +303,13 @@ impl Signer {
         headers: &canonical::Headers,
         options: SigningOptions,
     ) -> Trace {
-        let uri = canonical::uri(request.path, options.normalize_path, options.double_encode_path);
-        let canonical_request = canonical_request(request.method, &uri, query, headers, request.payload_hash);
+        let uri = canonical::uri(
+            request.path,
+            options.normalize_path,
+            options.double_encode_path,
+        );
+        let canonical_request =
+            canonical_request(request.method, &uri, query, headers, request.payload_hash);
         let string_to_sign = string_to_sign(date, &self.scope(date), &canonical_request);
         Trace {
             canonical_request,
@@ -291,13 +325,32 @@ impl Signer {
     }
 
     pub(crate) fn mac(&self, date: &AmzDate) -> super::key::HmacSha256 {
-        self.keys.mac_for(self.credentials.secret_access_key(), date.date(), &self.region, &self.service)
+        self.keys.mac_for(
+            self.credentials.secret_access_key(),
+            date.date(),
+            &self.region,
+            &self.service,
+        )
     }
 }
 
 /// Joins the six parts of a canonical request.
-pub(crate) fn canonical_request(method: &str, uri: &str, query: &str, headers: &canonical::Headers, payload_hash: &str) -> String {
-    let mut out = String::with_capacity(method.len() + uri.len() + query.len() + headers.block.len() + headers.signed.len() + payload_hash.len() + 5);
+pub(crate) fn canonical_request(
+    method: &str,
+    uri: &str,
+    query: &str,
+    headers: &canonical::Headers,
+    payload_hash: &str,
+) -> String {
+    let mut out = String::with_capacity(
+        method.len()
+            + uri.len()
+            + query.len()
+            + headers.block.len()
+            + headers.signed.len()
+            + payload_hash.len()
+            + 5,
+    );
     out.push_str(method);
     out.push('\n');
     out.push_str(uri);

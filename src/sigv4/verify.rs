@@ -6,7 +6,9 @@
 use super::amz_date::AmzDate;
 use super::canonical;
 use super::encode;
-use super::sign::{canonical_request, string_to_sign, Signer, SigningOptions, Trace, ALGORITHM, MAX_EXPIRES};
+use super::sign::{
+    canonical_request, string_to_sign, Signer, SigningOptions, Trace, ALGORITHM, MAX_EXPIRES,
+};
 use hmac::Mac;
 use std::fmt;
 use time::{Duration, OffsetDateTime};
@@ -165,14 +167,18 @@ impl PresignedParams {
                 found[i] = Some(String::from_utf8_lossy(&encode::decode(value)).into_owned());
             }
         }
-        let [Some(algorithm), Some(credential), Some(date), Some(expires), Some(signed), Some(signature)] = found else {
+        let [Some(algorithm), Some(credential), Some(date), Some(expires), Some(signed), Some(signature)] =
+            found
+        else {
             return Err(malformed(
                 "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, \
                  X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
             ));
         };
         if algorithm != ALGORITHM {
-            return Err(malformed(format!("X-Amz-Algorithm only supports \"{ALGORITHM}\".")));
+            return Err(malformed(format!(
+                "X-Amz-Algorithm only supports \"{ALGORITHM}\"."
+            )));
         }
         let parts: Vec<&str> = credential.split('/').collect();
         let [access_key_id, scope_date, region, service, "aws4_request"] = parts[..] else {
@@ -181,8 +187,9 @@ impl PresignedParams {
                  <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request.",
             ));
         };
-        let date = AmzDate::parse(&date)
-            .ok_or_else(|| malformed("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"."))?;
+        let date = AmzDate::parse(&date).ok_or_else(|| {
+            malformed("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\".")
+        })?;
         if scope_date != date.date() {
             return Err(malformed(
                 "Error parsing the X-Amz-Credential parameter; the date is not the same as X-Amz-Date.",
@@ -192,7 +199,11 @@ impl PresignedParams {
             .parse::<u32>()
             .ok()
             .filter(|e| (1..=MAX_EXPIRES).contains(e))
-            .ok_or_else(|| malformed(format!("X-Amz-Expires must be a whole number of seconds from 1 to {MAX_EXPIRES}.")))?;
+            .ok_or_else(|| {
+                malformed(format!(
+                    "X-Amz-Expires must be a whole number of seconds from 1 to {MAX_EXPIRES}."
+                ))
+            })?;
         let signed_headers: Vec<String> = signed.split(';').map(str::to_owned).collect();
         if !signed_headers.iter().any(|h| h == "host") {
             return Err(malformed("X-Amz-SignedHeaders must include host."));
@@ -216,7 +227,11 @@ impl PresignedParams {
 
     /// Rebuilds the canonical request and string to sign of `request` from
     /// these parameters, with no secret involved.
-    pub fn trace(&self, request: &Received<'_>, options: SigningOptions) -> Result<Trace, VerifyError> {
+    pub fn trace(
+        &self,
+        request: &Received<'_>,
+        options: SigningOptions,
+    ) -> Result<Trace, VerifyError> {
         let mut signed = Vec::with_capacity(self.signed_headers.len());
         for name in &self.signed_headers {
             let before = signed.len();
@@ -237,11 +252,20 @@ impl PresignedParams {
         let headers = canonical::headers(signed);
         // A token added after signing (as some STS flows do) is not signed.
         let query = canonical::query(request.query, &[], |name| {
-            name == "X-Amz-Signature" || (!options.sign_session_token && name == "X-Amz-Security-Token")
+            name == "X-Amz-Signature"
+                || (!options.sign_session_token && name == "X-Amz-Security-Token")
         });
-        let uri = canonical::uri(request.path, options.normalize_path, options.double_encode_path);
-        let canonical_request = canonical_request(request.method, &uri, &query, &headers, request.payload_hash);
-        let scope = format!("{}/{}/{}/aws4_request", self.scope_date, self.region, self.service);
+        let uri = canonical::uri(
+            request.path,
+            options.normalize_path,
+            options.double_encode_path,
+        );
+        let canonical_request =
+            canonical_request(request.method, &uri, &query, &headers, request.payload_hash);
+        let scope = format!(
+            "{}/{}/{}/aws4_request",
+            self.scope_date, self.region, self.service
+        );
         let string_to_sign = string_to_sign(&self.date, &scope, &canonical_request);
         Ok(Trace {
             canonical_request,
@@ -286,11 +310,17 @@ pub fn verify_presigned<'s>(
         )));
     }
     if params.date.time() - options.max_clock_skew > now {
-        return Err(VerifyError::new(VerifyErrorKind::NotYetValid, "Request is not valid yet"));
+        return Err(VerifyError::new(
+            VerifyErrorKind::NotYetValid,
+            "Request is not valid yet",
+        ));
     }
     let expires_at = params.expires_at();
     if now > expires_at {
-        return Err(VerifyError::new(VerifyErrorKind::Expired, "Request has expired"));
+        return Err(VerifyError::new(
+            VerifyErrorKind::Expired,
+            "Request has expired",
+        ));
     }
     let trace = params.trace(request, options.signing)?;
     let mut mac = signer.mac(&params.date);
@@ -301,9 +331,10 @@ pub fn verify_presigned<'s>(
     if !matches {
         return Err(VerifyError {
             kind: VerifyErrorKind::SignatureMismatch,
-            message: "The request signature we calculated does not match the signature you provided. \
+            message:
+                "The request signature we calculated does not match the signature you provided. \
                       Check your key and signing method."
-                .to_owned(),
+                    .to_owned(),
             trace: Some(Box::new(trace)),
         });
     }
