@@ -112,7 +112,7 @@ start() {
         -s3.port.iceberg=0 -s3.port.lance=0 \
         -s3.config="$CONF/identities.json" \
         -s3.port="$S3_PORT" -s3.port.grpc="$((S3_PORT + 10000))" \
-        -s3.autoCreateBucket=false -s3.domainName="$DOMAIN" \
+        -s3.autoCreateBucket=false -s3.domainName="$DOMAIN" -s3.iam.readOnly=false \
         -s3.localSocket="$OUT/s3-$S3_PORT.sock" \
         -master.port="$MASTER_PORT" -master.port.grpc="$((MASTER_PORT + 10000))" \
         -volume.port="$VOLUME_PORT" -volume.port.grpc="$((VOLUME_PORT + 10000))" \
