@@ -27,4 +27,6 @@
 #![deny(missing_docs)]
 
 pub mod s3;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sigv4;

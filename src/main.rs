@@ -1,1 +1,26 @@
-fn main() {}
+//! The `presign` binary: `serve` (the default) runs the upload server;
+//! `url` and `explain` sign and inspect presigned URLs from scripts.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("url") => cli::url(&args[1..]),
+        Some("explain") => cli::explain(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Some("serve") => presign::server::main(&args[1..]),
+        None => presign::server::main(&[]),
+        Some(other) => {
+            eprintln!("presign: unknown command '{other}' (try 'presign --help')");
+            ExitCode::from(2)
+        }
+    }
+}

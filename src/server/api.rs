@@ -1,0 +1,321 @@
+//! The JSON API the page (and any other client) uses:
+//! `GET /api/config` and `POST /api/uploads`.
+
+use super::config::{is_media_type, UploadPolicy};
+use super::http::{json_error, json_string, respond, Body};
+use super::state::State;
+use crate::s3::ObjectRequest;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{
+    HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, RETRY_AFTER,
+};
+use hyper::{Request, Response, StatusCode};
+use std::net::IpAddr;
+use std::time::Instant;
+use time::OffsetDateTime;
+
+/// The largest form `POST /api/uploads` reads: three short fields.
+const MAX_FORM_BYTES: usize = 4 * 1024;
+
+/// `GET /api/config`: what the page checks before sending anything.
+pub fn config(state: &State) -> Response<Body> {
+    respond(
+        StatusCode::OK,
+        "application/json",
+        state.config_json.clone(),
+    )
+}
+
+/// `POST /api/uploads`: a presigned PUT (and a preview GET) for one file.
+pub async fn create_upload(
+    request: Request<Incoming>,
+    state: &State,
+    client: IpAddr,
+) -> Response<Body> {
+    match create(request, state, client).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn create(
+    request: Request<Incoming>,
+    state: &State,
+    client: IpAddr,
+) -> Result<Response<Body>, Response<Body>> {
+    let headers = request.headers();
+    if let Some(token) = &state.config.api_token {
+        let given = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            let mut response = json_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "This server needs an API token: send Authorization: Bearer <token>.",
+            );
+            response
+                .headers_mut()
+                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+            return Err(response);
+        }
+    }
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    check_origin(state, headers, host.as_deref())?;
+    if let Err(wait) = state.limiter.check(client, Instant::now()) {
+        let mut response = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many uploads from your address; wait a moment and try again.",
+        );
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        return Err(response);
+    }
+    let is_form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_body",
+            "Send the fields filename, type and size as application/x-www-form-urlencoded.",
+        ));
+    }
+    let too_large = || {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "form_too_large",
+            "The form is larger than 4 KiB; send only filename, type and size.",
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_FORM_BYTES as u64) {
+        return Err(too_large());
+    }
+    let body = Limited::new(request.into_body(), MAX_FORM_BYTES)
+        .collect()
+        .await
+        .map_err(|_| too_large())?
+        .to_bytes();
+    let fields = super::form::parse(&body).map_err(|m| bad_request(&m))?;
+    let field = |name: &str| {
+        fields
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad_request(&format!("The field '{name}' is missing.")))
+    };
+    let filename = field("filename")?;
+    if filename.chars().count() > 1024 {
+        return Err(bad_request(
+            "The field 'filename' is longer than 1024 characters.",
+        ));
+    }
+    let content_type = field("type")?.to_ascii_lowercase();
+    if !is_media_type(&content_type) {
+        return Err(bad_request(
+            "The field 'type' must be a media type such as image/png.",
+        ));
+    }
+    let size: u64 = field("size")?
+        .parse()
+        .map_err(|_| bad_request("The field 'size' must be the file's size in bytes."))?;
+    let policy = &state.config.policy;
+    if !policy.allowed_types.contains(&content_type) {
+        return Err(json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "type_not_allowed",
+            &format!(
+                "{content_type} files are not allowed; allowed: {}.",
+                policy.allowed_types.join(", ")
+            ),
+        ));
+    }
+    if size > policy.max_bytes {
+        return Err(json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!(
+                "The file is {size} bytes; the limit is {} bytes.",
+                policy.max_bytes
+            ),
+        ));
+    }
+    if size == 0 {
+        return Err(bad_request("The file is empty."));
+    }
+    presign(state, host.as_deref(), &content_type, size)
+}
+
+fn presign(
+    state: &State,
+    host: Option<&str>,
+    content_type: &str,
+    size: u64,
+) -> Result<Response<Body>, Response<Body>> {
+    let bucket = state
+        .bucket(host)
+        .ok_or_else(|| bad_request("The Host header is missing or not a valid host name."))?;
+    let policy = &state.config.policy;
+    let now = OffsetDateTime::now_utc();
+    let key = new_key(policy, content_type, now);
+    let length = size.to_string();
+    let mut signed: Vec<(&str, &str)> =
+        vec![("content-type", content_type), ("content-length", &length)];
+    if policy.if_none_match {
+        signed.push(("if-none-match", "*"));
+    }
+    let put = ObjectRequest {
+        headers: &signed,
+        ..ObjectRequest::new("PUT", &key)
+    };
+    let server_fault = |_| {
+        json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "The server's URL lifetime is misconfigured.",
+        )
+    };
+    let upload = bucket
+        .presign(&state.signer, &put, now, policy.expires_seconds)
+        .map_err(server_fault)?;
+    let view = bucket
+        .presign(
+            &state.signer,
+            &ObjectRequest::new("GET", &key),
+            now,
+            policy.view_expires_seconds,
+        )
+        .map_err(server_fault)?;
+    // The browser sets Content-Length itself and refuses to be told.
+    let client_headers: Vec<String> = upload
+        .request
+        .headers
+        .iter()
+        .filter(|(name, _)| name != "content-length")
+        .map(|(name, value)| format!("{}:{}", json_string(name), json_string(value)))
+        .collect();
+    let body = format!(
+        "{{\"key\":{},\"method\":\"PUT\",\"url\":{},\"headers\":{{{}}},\"expiresAt\":{},\"viewUrl\":{}}}",
+        json_string(&key),
+        json_string(&upload.request.url),
+        client_headers.join(","),
+        json_string(&rfc3339(upload.expires_at)),
+        json_string(&view.request.url),
+    );
+    let mut response = respond(StatusCode::CREATED, "application/json", body);
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `<prefix>YYYY/MM/DD/<uuid>.<ext>`: unguessable, never from the file name.
+fn new_key(policy: &UploadPolicy, content_type: &str, now: OffsetDateTime) -> String {
+    format!(
+        "{}{:04}/{:02}/{:02}/{}.{}",
+        policy.key_prefix,
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        uuid::Uuid::new_v4(),
+        UploadPolicy::extension(content_type)
+    )
+}
+
+/// `2026-11-29T05:10:00Z`.
+pub(super) fn rfc3339(t: OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Browsers send `Origin` on every POST: it must be this server's own
+/// (same host) or an allowed one. Clients without `Origin` are not browsers
+/// and cannot be tricked into cross-site requests.
+fn check_origin(
+    state: &State,
+    headers: &hyper::HeaderMap,
+    host: Option<&str>,
+) -> Result<(), Response<Body>> {
+    let Some(origin) = headers.get("origin") else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    let authority = origin.split_once("://").map(|(_, a)| a);
+    let same_host = host.is_some() && authority == host;
+    let listed = state.config.allowed_origins.iter().any(|o| o == origin);
+    if same_host || listed {
+        return Ok(());
+    }
+    Err(json_error(
+        StatusCode::FORBIDDEN,
+        "origin_not_allowed",
+        "Uploads may only be requested from this server's own page or an origin in ALLOWED_ORIGINS.",
+    ))
+}
+
+fn bad_request(message: &str) -> Response<Body> {
+    json_error(StatusCode::BAD_REQUEST, "bad_request", message)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn keys_take_their_extension_from_the_type() {
+        let policy = UploadPolicy {
+            allowed_types: vec![],
+            max_bytes: 1,
+            expires_seconds: 1,
+            view_expires_seconds: 1,
+            key_prefix: "uploads/".into(),
+            if_none_match: true,
+        };
+        let key = new_key(&policy, "image/jpeg", datetime!(2026-01-02 03:04 UTC));
+        assert!(key.starts_with("uploads/2026/01/02/"), "{key}");
+        assert!(key.ends_with(".jpg"));
+        assert_eq!(key.len(), "uploads/2026/01/02/".len() + 36 + 4);
+        assert!(new_key(
+            &policy,
+            "image/x.weird+thing",
+            datetime!(2026-01-02 03:04 UTC)
+        )
+        .ends_with(".bin"));
+    }
+
+    #[test]
+    fn rfc3339_is_utc_seconds() {
+        assert_eq!(
+            rfc3339(datetime!(2026-11-29 5:10:07 UTC)),
+            "2026-11-29T05:10:07Z"
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! The upload page: files under `static/`, embedded at build time.
+
+use super::http::{full, Body};
+use hyper::header::{
+    HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+};
+use hyper::{HeaderMap, Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+const FILES: [(&str, &str, &[u8]); 3] = [
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_bytes!("../../static/index.html"),
+    ),
+    (
+        "/app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/app.js"),
+    ),
+    (
+        "/style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/style.css"),
+    ),
+];
+
+/// One embedded file.
+#[derive(Debug)]
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+    etag: HeaderValue,
+}
+
+/// The embedded files and the Content-Security-Policy they are served with.
+#[derive(Debug)]
+pub struct Assets {
+    files: Vec<Asset>,
+    csp: HeaderValue,
+}
+
+impl Assets {
+    /// `bucket_origin` is where the page may PUT uploads and load previews
+    /// from, besides this server itself.
+    pub fn new(bucket_origin: Option<&str>) -> Self {
+        let extra = bucket_origin.map(|o| format!(" {o}")).unwrap_or_default();
+        let csp = format!(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:{extra}; \
+             connect-src 'self'{extra}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        );
+        let files = FILES
+            .iter()
+            .map(|&(path, content_type, bytes)| {
+                let digest = hex::encode(&Sha256::digest(bytes)[..12]);
+                Asset {
+                    path,
+                    content_type,
+                    bytes,
+                    etag: HeaderValue::from_str(&format!("\"{digest}\""))
+                        .unwrap_or(HeaderValue::from_static("\"0\"")),
+                }
+            })
+            .collect();
+        Assets {
+            files,
+            // Origins are URL-shaped, so this is always a valid header value.
+            csp: HeaderValue::from_str(&csp)
+                .unwrap_or(HeaderValue::from_static("default-src 'self'")),
+        }
+    }
+
+    /// The response for `path`, or `None` if no such file is embedded.
+    pub fn get(&self, path: &str, request: &HeaderMap) -> Option<Response<Body>> {
+        let asset = self.files.iter().find(|a| a.path == path)?;
+        let mut response = Response::new(full(asset.bytes));
+        let headers = response.headers_mut();
+        headers.insert(ETAG, asset.etag.clone());
+        // Revalidate every time: cheap with the ETag, and never stale.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert("content-security-policy", self.csp.clone());
+        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        if request.get(IF_NONE_MATCH) == Some(&asset.etag) {
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            *response.body_mut() = full(&b""[..]);
+            return Some(response);
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(asset.bytes.len()));
+        Some(response)
+    }
+}

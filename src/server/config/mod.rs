@@ -1,0 +1,390 @@
+//! Configuration: environment first, then `.env`, then the AWS profile files.
+//!
+//! Everything is read once at start. A mistake stops the start with one
+//! line that says what to fix ([`ConfigError`]); nothing here panics.
+
+mod files;
+pub mod policy;
+
+pub use policy::{is_media_type, UploadPolicy};
+
+use crate::s3::{AddressingStyle, Bucket, Endpoint};
+use crate::sigv4::Credentials;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where uploads go.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// A real S3 (or S3-compatible) bucket.
+    S3 {
+        /// The bucket and its endpoint.
+        bucket: Bucket,
+        /// Who signs.
+        credentials: Credentials,
+    },
+    /// The built-in local bucket, served by this server under `/s3/`.
+    Local {
+        /// Where objects are stored.
+        dir: PathBuf,
+        /// Keys the local bucket verifies presigned URLs against.
+        credentials: Credentials,
+        /// Whether the keys were generated at start (and die with the process).
+        generated_credentials: bool,
+        /// The region the local bucket claims.
+        region: String,
+    },
+}
+
+/// Limits that protect the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `POST /api/uploads` per client IP per minute; 0 turns it off.
+    pub rate_per_minute: u32,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// A client must send its whole request head within this time.
+    pub header_read_timeout: Duration,
+    /// On shutdown, in-flight requests get this long to finish.
+    pub shutdown_grace: Duration,
+}
+
+/// The whole configuration of a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where uploads go.
+    pub storage: Storage,
+    /// What may be uploaded.
+    pub policy: UploadPolicy,
+    /// Protection.
+    pub limits: Limits,
+    /// Origins besides this server's own that may call `POST /api/uploads`.
+    pub allowed_origins: Vec<String>,
+    /// When set, `POST /api/uploads` needs `Authorization: Bearer <token>`.
+    pub api_token: Option<String>,
+    /// The base URL browsers reach this server at, when it differs from
+    /// the `Host` they send (used for local-bucket URLs).
+    pub public_url: Option<String>,
+    /// One line per request on stderr.
+    pub access_log: bool,
+}
+
+/// A configuration mistake, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn error(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+/// The variables configuration is read from: the environment over `.env`.
+#[derive(Debug, Clone, Default)]
+pub struct Vars(HashMap<String, String>);
+
+impl Vars {
+    /// `environment` wins over `dotenv` (the text of a `.env` file).
+    pub fn new(
+        environment: impl IntoIterator<Item = (String, String)>,
+        dotenv: Option<&str>,
+    ) -> Self {
+        let mut vars = dotenv.map(files::parse_dotenv).unwrap_or_default();
+        vars.extend(environment);
+        Vars(vars)
+    }
+
+    /// This process's environment over `./.env`, if there is one.
+    pub fn from_process() -> Self {
+        let dotenv = std::fs::read_to_string(".env").ok();
+        Vars::new(std::env::vars(), dotenv.as_deref())
+    }
+
+    /// A non-empty variable.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| error(format!("{name}={v:?} is not {what}; fix or unset it"))),
+        }
+    }
+
+    fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(v) => Err(error(format!("{name}={v:?} is not true or false"))),
+        }
+    }
+
+    fn list(&self, name: &str) -> Option<Vec<String>> {
+        self.get(name).map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+    }
+}
+
+impl Config {
+    /// Reads the configuration. `listen` (from `--listen`) wins over
+    /// `HOST`/`PORT`.
+    pub fn load(vars: &Vars, listen: Option<&str>) -> Result<Config, ConfigError> {
+        let listen = match listen {
+            Some(addr) => addr.to_owned(),
+            None => {
+                let host = vars.get("HOST").unwrap_or("127.0.0.1");
+                let port: u16 = vars.parse("PORT", 3000, "a port number")?;
+                if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                }
+            }
+        };
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            error(format!(
+                "listen address {listen:?} is not IP:PORT (e.g. 127.0.0.1:3000)"
+            ))
+        })?;
+        let profiles = Profiles::read(vars)?;
+        let region = vars
+            .get("AWS_REGION")
+            .or_else(|| vars.get("AWS_DEFAULT_REGION"))
+            .or_else(|| profiles.get("region"))
+            .unwrap_or("us-east-1")
+            .to_owned();
+        let storage = match vars.get("S3_BUCKET_NAME") {
+            Some(name) => s3_storage(vars, &profiles, name, &region)?,
+            None => local_storage(vars, &region)?,
+        };
+        Ok(Config {
+            listen,
+            storage,
+            policy: UploadPolicy::load(vars)?,
+            limits: Limits {
+                rate_per_minute: vars.parse(
+                    "RATE_LIMIT_PER_MINUTE",
+                    60,
+                    "a whole number of requests",
+                )?,
+                max_connections: vars.parse(
+                    "MAX_CONNECTIONS",
+                    1024,
+                    "a whole number of connections",
+                )?,
+                header_read_timeout: Duration::from_secs(vars.parse(
+                    "HEADER_READ_TIMEOUT_SECONDS",
+                    10,
+                    "a whole number of seconds",
+                )?),
+                shutdown_grace: Duration::from_secs(vars.parse(
+                    "SHUTDOWN_GRACE_SECONDS",
+                    10,
+                    "a whole number of seconds",
+                )?),
+            },
+            allowed_origins: vars.list("ALLOWED_ORIGINS").unwrap_or_default(),
+            api_token: vars.get("API_TOKEN").map(str::to_owned),
+            public_url: vars
+                .get("PUBLIC_URL")
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            access_log: vars.flag("ACCESS_LOG", true)?,
+        })
+    }
+
+    /// The effective configuration for the start-up banner, secrets redacted.
+    pub fn summary(&self) -> String {
+        let storage = match &self.storage {
+            Storage::S3 {
+                bucket,
+                credentials,
+            } => format!(
+                "bucket {} at {} ({:?} style, region {}), access key {}{}",
+                bucket.name(),
+                bucket.endpoint(),
+                bucket.style(),
+                bucket.region(),
+                credentials.access_key_id(),
+                if credentials.session_token().is_some() {
+                    " with session token"
+                } else {
+                    ""
+                },
+            ),
+            Storage::Local {
+                dir,
+                generated_credentials,
+                ..
+            } => format!(
+                "local bucket in {} (no S3_BUCKET_NAME set){}",
+                dir.display(),
+                if *generated_credentials {
+                    ", keys generated for this run"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let p = &self.policy;
+        format!(
+            "storage: {storage}\nuploads: types {}; max {} bytes; URLs valid {} s; keys under {:?}; if-none-match {}\n\
+             limits: {} uploads/min per IP; {} connections; api token {}",
+            p.allowed_types.join(", "),
+            p.max_bytes,
+            p.expires_seconds,
+            p.key_prefix,
+            if p.if_none_match { "on" } else { "off" },
+            self.limits.rate_per_minute,
+            self.limits.max_connections,
+            if self.api_token.is_some() { "required" } else { "off" },
+        )
+    }
+}
+
+fn s3_storage(
+    vars: &Vars,
+    profiles: &Profiles,
+    name: &str,
+    region: &str,
+) -> Result<Storage, ConfigError> {
+    let key_id = vars
+        .get("AWS_ACCESS_KEY_ID")
+        .or_else(|| profiles.get("aws_access_key_id"));
+    let secret = vars
+        .get("AWS_SECRET_ACCESS_KEY")
+        .or_else(|| profiles.get("aws_secret_access_key"));
+    let (Some(key_id), Some(secret)) = (key_id, secret) else {
+        return Err(error(format!(
+            "S3_BUCKET_NAME={name} is set but there are no credentials: set AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
+        )));
+    };
+    let mut credentials = Credentials::new(key_id, secret);
+    let token = if vars.get("AWS_ACCESS_KEY_ID").is_some() {
+        vars.get("AWS_SESSION_TOKEN")
+    } else {
+        profiles.get("aws_session_token")
+    };
+    if let Some(token) = token {
+        credentials = credentials.with_session_token(token);
+    }
+    let (endpoint, default_path_style) = match vars.get("S3_ENDPOINT") {
+        Some(url) => (
+            Endpoint::parse(url).map_err(|e| error(format!("S3_ENDPOINT: {e}")))?,
+            true,
+        ),
+        None => (Endpoint::aws(region), false),
+    };
+    let style = if vars.flag("S3_FORCE_PATH_STYLE", default_path_style)? {
+        AddressingStyle::Path
+    } else {
+        AddressingStyle::VirtualHosted
+    };
+    let bucket = Bucket::new(endpoint, name, region, style)
+        .map_err(|e| error(format!("S3_BUCKET_NAME: {e}")))?;
+    Ok(Storage::S3 {
+        bucket,
+        credentials,
+    })
+}
+
+fn local_storage(vars: &Vars, region: &str) -> Result<Storage, ConfigError> {
+    let key_id = vars.get("LOCAL_BUCKET_ACCESS_KEY_ID");
+    let secret = vars.get("LOCAL_BUCKET_SECRET_ACCESS_KEY");
+    let (credentials, generated) = match (key_id, secret) {
+        (Some(id), Some(secret)) => (Credentials::new(id, secret), false),
+        (None, None) => {
+            let id = format!(
+                "LOCAL{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..15].to_ascii_uppercase()
+            );
+            let secret = format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            (Credentials::new(id, secret), true)
+        }
+        _ => return Err(error(
+            "set both LOCAL_BUCKET_ACCESS_KEY_ID and LOCAL_BUCKET_SECRET_ACCESS_KEY, or neither",
+        )),
+    };
+    Ok(Storage::Local {
+        dir: PathBuf::from(vars.get("LOCAL_BUCKET_DIR").unwrap_or("./data")),
+        credentials,
+        generated_credentials: generated,
+        region: region.to_owned(),
+    })
+}
+
+/// The chosen profile's entries from `~/.aws/credentials` and `~/.aws/config`.
+struct Profiles {
+    credentials: HashMap<String, String>,
+    config: HashMap<String, String>,
+}
+
+impl Profiles {
+    fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        let home = vars.get("HOME").map(PathBuf::from);
+        let path = |var: &str, default: &str| {
+            vars.get(var)
+                .map(PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(".aws").join(default)))
+        };
+        let read = |p: Option<PathBuf>| {
+            p.and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|t| files::parse_ini(&t))
+                .unwrap_or_default()
+        };
+        let credentials = read(path("AWS_SHARED_CREDENTIALS_FILE", "credentials"));
+        let config = read(path("AWS_CONFIG_FILE", "config"));
+        let (name, explicit) = match vars.get("AWS_PROFILE") {
+            Some(name) => (name, true),
+            None => ("default", false),
+        };
+        let from_credentials = files::profile(&credentials, name, false);
+        let from_config = files::profile(&config, name, true);
+        if explicit && from_credentials.is_none() && from_config.is_none() {
+            return Err(error(format!(
+                "AWS_PROFILE={name} but no such profile is in the AWS credentials or config file"
+            )));
+        }
+        Ok(Profiles {
+            credentials: from_credentials.cloned().unwrap_or_default(),
+            config: from_config.cloned().unwrap_or_default(),
+        })
+    }
+
+    /// A key of the profile, the credentials file first.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.credentials
+            .get(key)
+            .or_else(|| self.config.get(key))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}

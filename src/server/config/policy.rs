@@ -1,0 +1,158 @@
+//! What may be uploaded: types, size, URL lifetime, where keys go.
+
+use super::{error, ConfigError, Vars};
+use crate::sigv4::MAX_EXPIRES;
+
+/// Types a browser would run or render as a document if an uploaded file
+/// were opened: never allowed by default, and loudly flagged when allowed.
+pub const ACTIVE_TYPES: &[&str] = &[
+    "image/svg+xml",
+    "text/html",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+    "text/javascript",
+    "application/javascript",
+    "application/pdf",
+];
+
+const DEFAULT_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+];
+
+/// The upload policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadPolicy {
+    /// Allowed `Content-Type`s, lower case.
+    pub allowed_types: Vec<String>,
+    /// Largest upload, in bytes.
+    pub max_bytes: u64,
+    /// Lifetime of an upload URL, seconds.
+    pub expires_seconds: u32,
+    /// Lifetime of a preview (`viewUrl`) URL, seconds.
+    pub view_expires_seconds: u32,
+    /// Prefix of every generated key.
+    pub key_prefix: String,
+    /// Sign `If-None-Match: *` so an upload can never overwrite an object.
+    pub if_none_match: bool,
+}
+
+impl UploadPolicy {
+    pub(super) fn load(vars: &Vars) -> Result<Self, ConfigError> {
+        let allowed_types = vars
+            .list("UPLOAD_ALLOWED_TYPES")
+            .unwrap_or_else(|| DEFAULT_TYPES.iter().map(|t| (*t).to_owned()).collect());
+        let allowed_types: Vec<String> = allowed_types
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect();
+        if let Some(bad) = allowed_types.iter().find(|t| !is_media_type(t)) {
+            return Err(error(format!(
+                "UPLOAD_ALLOWED_TYPES: {bad:?} is not a type/subtype media type"
+            )));
+        }
+        if allowed_types.is_empty() {
+            return Err(error(
+                "UPLOAD_ALLOWED_TYPES is empty: nothing could be uploaded",
+            ));
+        }
+        let max_bytes: u64 = vars.parse(
+            "UPLOAD_MAX_BYTES",
+            10 * 1024 * 1024,
+            "a whole number of bytes",
+        )?;
+        // S3 takes at most 5 GiB in one PUT.
+        if !(1..=5 * 1024 * 1024 * 1024).contains(&max_bytes) {
+            return Err(error(
+                "UPLOAD_MAX_BYTES must be from 1 to 5368709120 (5 GiB, S3's single PUT limit)",
+            ));
+        }
+        let expires = |name, default| -> Result<u32, ConfigError> {
+            let value: u32 = vars.parse(name, default, "a whole number of seconds")?;
+            if !(1..=MAX_EXPIRES).contains(&value) {
+                return Err(error(format!(
+                    "{name}={value} is outside 1..={MAX_EXPIRES}: presigned URLs live at most 7 days"
+                )));
+            }
+            Ok(value)
+        };
+        let key_prefix = vars
+            .get("UPLOAD_KEY_PREFIX")
+            .unwrap_or("uploads/")
+            .to_owned();
+        if key_prefix.starts_with('/') || key_prefix.split('/').any(|s| s == "." || s == "..") {
+            return Err(error(
+                "UPLOAD_KEY_PREFIX must not start with '/' or contain '.' or '..' segments",
+            ));
+        }
+        Ok(UploadPolicy {
+            allowed_types,
+            max_bytes,
+            expires_seconds: expires("UPLOAD_EXPIRES_SECONDS", 300)?,
+            view_expires_seconds: expires("VIEW_EXPIRES_SECONDS", 900)?,
+            key_prefix,
+            if_none_match: vars.flag("UPLOAD_IF_NONE_MATCH", true)?,
+        })
+    }
+
+    /// The allowed types a browser could run, for a warning at start.
+    pub fn active_types(&self) -> Vec<&str> {
+        self.allowed_types
+            .iter()
+            .map(String::as_str)
+            .filter(|t| ACTIVE_TYPES.contains(t))
+            .collect()
+    }
+
+    /// The file extension for a content type: from the type, never from
+    /// the user's file name.
+    pub fn extension(content_type: &str) -> &str {
+        match content_type {
+            "image/jpeg" => "jpg",
+            "image/svg+xml" => "svg",
+            "text/plain" => "txt",
+            "text/javascript" | "application/javascript" => "js",
+            other => {
+                let sub = other.split_once('/').map_or("", |(_, s)| s);
+                if !sub.is_empty()
+                    && sub.len() <= 10
+                    && sub.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
+                    sub
+                } else {
+                    "bin"
+                }
+            }
+        }
+    }
+
+    /// The content type for a key's extension (the inverse of
+    /// [`UploadPolicy::extension`] for the usual types).
+    pub fn content_type_of(key: &str) -> &'static str {
+        let ext = key.rsplit_once('.').map_or("", |(_, e)| e);
+        match ext.to_ascii_lowercase().as_str() {
+            "jpg" | "jpeg" => "image/jpeg",
+            "png" => "image/png",
+            "gif" => "image/gif",
+            "webp" => "image/webp",
+            "avif" => "image/avif",
+            "svg" => "image/svg+xml",
+            "txt" => "text/plain",
+            _ => "application/octet-stream",
+        }
+    }
+}
+
+/// `type/subtype` with token characters only (no parameters).
+pub fn is_media_type(value: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    matches!(value.split_once('/'), Some((t, s)) if token(t) && token(s))
+}

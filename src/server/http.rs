@@ -1,0 +1,165 @@
+//! Response building blocks: the body type, JSON and S3-XML errors, and a
+//! body that streams a file.
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+use hyper::body::{Frame, SizeHint};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Response, StatusCode};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// Every response body: in memory or streamed from a file.
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// A body held in memory.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// No body.
+pub fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// A response with a body and a content type.
+pub fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let body = body.into();
+    let mut response = Response::new(full(body.clone()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    response
+}
+
+/// `{"error": code, "message": message}` with `status`.
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "{{\"error\":{},\"message\":{}}}",
+        json_string(code),
+        json_string(message)
+    );
+    respond(status, "application/json", body)
+}
+
+/// An S3-style XML error, as S3-compatible clients expect.
+pub fn xml_error(status: StatusCode, code: &str, message: &str, resource: &str) -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource></Error>",
+        xml_escape(code),
+        xml_escape(message),
+        xml_escape(resource)
+    );
+    respond(status, "application/xml", body)
+}
+
+/// A JSON string literal.
+pub fn json_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn xml_escape(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Streams an open file of known length in 64 KiB chunks, so serving an
+/// object never holds it in memory.
+pub struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+    buffer: Box<[u8]>,
+}
+
+impl FileBody {
+    /// A body of the `len` bytes of `file`.
+    pub fn new(file: tokio::fs::File, len: u64) -> Self {
+        FileBody {
+            file,
+            remaining: len,
+            buffer: vec![0; 64 * 1024].into_boxed_slice(),
+        }
+    }
+}
+
+impl hyper::body::Body for FileBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want = this
+            .buffer
+            .len()
+            .min(usize::try_from(this.remaining).unwrap_or(usize::MAX));
+        let mut read = ReadBuf::new(&mut this.buffer[..want]);
+        match Pin::new(&mut this.file).poll_read(cx, &mut read) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                Poll::Ready(Some(Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "object file shrank while being served",
+                ))))
+            }
+            Poll::Ready(Ok(())) => {
+                let chunk = Bytes::copy_from_slice(read.filled());
+                this.remaining -= chunk.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(
+            json_string("a\"b\\c\n<x>\u{1}"),
+            "\"a\\\"b\\\\c\\n<x>\\u0001\""
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! The upload server (feature `server`).
+//!
+//! | file | concern |
+//! | --- | --- |
+//! | [`config`] | environment, `.env` and AWS profile files into a [`Config`] |
+//! | `serve` | accept loop, connection cap, graceful shutdown: [`run`] |
+//! | `routes` | `match (method, path)`, security headers, access log |
+//! | `api` | `GET /api/config`, `POST /api/uploads` |
+//! | `local_bucket` | the built-in bucket at `/s3/local/…`, verified with [`crate::sigv4`] |
+//! | `assets` | the page from `static/`, embedded, with its CSP |
+//! | `rate_limit`, `form`, `http`, `state` | the small parts they share |
+//!
+//! A request flows: `serve` → `routes` → `api` (which signs with
+//! [`crate::s3::Bucket::presign`]) or `local_bucket` (which verifies with
+//! [`crate::sigv4::verify_presigned`] and streams to disk).
+
+mod api;
+mod assets;
+pub mod config;
+mod form;
+mod http;
+mod local_bucket;
+mod rate_limit;
+mod routes;
+mod serve;
+mod state;
+
+pub use config::{Config, ConfigError, Vars};
+pub use serve::run;
+
+use std::process::ExitCode;
+
+/// `presign serve [--listen ADDR]`: loads the configuration from the
+/// environment, serves until SIGINT/SIGTERM, exits 0.
+pub fn main(args: &[String]) -> ExitCode {
+    let listen = match args {
+        [] => None,
+        [flag, addr] if flag == "--listen" => Some(addr.as_str()),
+        _ => {
+            eprintln!("presign: usage: presign serve [--listen ADDR]");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::load(&Vars::from_process(), listen) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("presign: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("presign: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve_until_signal(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("presign: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_until_signal(config: Config) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
+        })?;
+    let address = listener.local_addr()?;
+    println!("presign: listening on http://{address}/");
+    println!("{}", config.summary());
+    let active = config.policy.active_types();
+    if !active.is_empty() {
+        println!(
+            "warning: UPLOAD_ALLOWED_TYPES allows {}, which browsers can run as code: serve such uploads \
+             from a separate domain with Content-Disposition: attachment",
+            active.join(", ")
+        );
+    }
+    run(listener, config, shutdown_signal()).await?;
+    println!("presign: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return interrupt.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,94 @@
+//! Routing: one `match` on method and path, plus the headers every
+//! response carries and the access log.
+
+use super::http::{json_error, respond, Body};
+use super::state::{State, LOCAL_PREFIX};
+use super::{api, local_bucket};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH};
+use hyper::{Method, Request, Response, StatusCode};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Answers one request from `client`.
+pub async fn handle(
+    request: Request<Incoming>,
+    state: &State,
+    client: SocketAddr,
+) -> Response<Body> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    // Logged without the query string: presigned URLs are bearer tokens.
+    let path = request.uri().path().to_owned();
+    let mut response = route(request, state, client).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if state.config.access_log {
+        let bytes = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        eprintln!(
+            "{} {} {method} {} {} {bytes} {:.3}ms",
+            super::api::rfc3339(time::OffsetDateTime::now_utc()),
+            client.ip(),
+            printable(&path),
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    response
+}
+
+async fn route(request: Request<Incoming>, state: &State, client: SocketAddr) -> Response<Body> {
+    let path = request.uri().path();
+    let method = request.method();
+    let read_only = method == Method::GET || method == Method::HEAD;
+    match path {
+        "/healthz" if read_only => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
+        "/api/config" if method == Method::GET => api::config(state),
+        "/api/uploads" if method == Method::POST => {
+            api::create_upload(request, state, client.ip()).await
+        }
+        "/healthz" | "/api/config" => not_allowed("GET, HEAD"),
+        "/api/uploads" => not_allowed("POST"),
+        _ if path.starts_with(&format!("{LOCAL_PREFIX}/")) && state.local_dir.is_some() => {
+            let dir = state.local_dir.clone().unwrap_or_default();
+            local_bucket::handle(request, state, &dir).await
+        }
+        _ => match state.assets.get(path, request.headers()) {
+            Some(_) if !read_only => not_allowed("GET, HEAD"),
+            Some(asset) => asset,
+            None => json_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "There is nothing at this path.",
+            ),
+        },
+    }
+}
+
+fn not_allowed(allow: &'static str) -> Response<Body> {
+    let mut response = json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!("This path accepts {allow} only."),
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// Paths are percent-encoded on the wire, but a log line must not be
+/// forgeable with raw control characters either.
+fn printable(path: &str) -> String {
+    path.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}

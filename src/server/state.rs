@@ -1,0 +1,112 @@
+//! What every request handler shares, built once at start.
+
+use super::assets::Assets;
+use super::config::{Config, Storage};
+use super::rate_limit::RateLimiter;
+use crate::s3::{AddressingStyle, Bucket, Endpoint};
+use crate::sigv4::Signer;
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+/// The local bucket's name in its URLs: `/s3/local/<key>`.
+pub const LOCAL_BUCKET: &str = "local";
+/// Where the local bucket is mounted on this server.
+pub const LOCAL_PREFIX: &str = "/s3";
+
+/// Shared state of a running server.
+#[derive(Debug)]
+pub struct State {
+    /// The configuration it was started with.
+    pub config: Config,
+    /// Signs upload and preview URLs (for the local bucket: also verifies them).
+    pub signer: Signer,
+    /// The local bucket's directory, when there is no S3 bucket.
+    pub local_dir: Option<PathBuf>,
+    /// Per-IP limiter of `POST /api/uploads`.
+    pub limiter: RateLimiter,
+    /// The embedded page, with its security headers.
+    pub assets: Assets,
+    /// `GET /api/config`'s body, which never changes.
+    pub config_json: String,
+}
+
+impl State {
+    /// Prepares the state; creates the local bucket's directory if needed.
+    pub fn new(config: Config) -> std::io::Result<Self> {
+        let (signer, local_dir, bucket_origin) = match &config.storage {
+            Storage::S3 {
+                bucket,
+                credentials,
+            } => (
+                Signer::new(credentials.clone(), bucket.region(), "s3"),
+                None,
+                Some(bucket.origin()),
+            ),
+            Storage::Local {
+                dir,
+                credentials,
+                region,
+                ..
+            } => {
+                std::fs::create_dir_all(dir)?;
+                let origin = config
+                    .public_url
+                    .as_deref()
+                    .and_then(|u| Endpoint::parse(u).ok())
+                    .map(|e| {
+                        let mut origin = e.to_string();
+                        origin.truncate(origin.len() - e.base_path().len());
+                        origin
+                    });
+                (
+                    Signer::new(credentials.clone(), region.as_str(), "s3"),
+                    Some(dir.clone()),
+                    origin,
+                )
+            }
+        };
+        let policy = &config.policy;
+        let types: Vec<String> = policy
+            .allowed_types
+            .iter()
+            .map(|t| super::http::json_string(t))
+            .collect();
+        let config_json = format!(
+            "{{\"maxBytes\":{},\"allowedTypes\":[{}],\"expiresSeconds\":{}}}",
+            policy.max_bytes,
+            types.join(","),
+            policy.expires_seconds
+        );
+        Ok(State {
+            limiter: RateLimiter::new(config.limits.rate_per_minute),
+            assets: Assets::new(bucket_origin.as_deref()),
+            signer,
+            local_dir,
+            config_json,
+            config,
+        })
+    }
+
+    /// The bucket to sign for. The local bucket lives on this server, so
+    /// its URLs use the host the browser reached us at (or `PUBLIC_URL`).
+    pub fn bucket(&self, request_host: Option<&str>) -> Option<Cow<'_, Bucket>> {
+        match &self.config.storage {
+            Storage::S3 { bucket, .. } => Some(Cow::Borrowed(bucket)),
+            Storage::Local { region, .. } => {
+                let base = match &self.config.public_url {
+                    Some(url) => format!("{url}{LOCAL_PREFIX}"),
+                    None => format!("http://{}{LOCAL_PREFIX}", request_host?),
+                };
+                let endpoint = Endpoint::parse(&base).ok()?;
+                Bucket::new(
+                    endpoint,
+                    LOCAL_BUCKET,
+                    region.as_str(),
+                    AddressingStyle::Path,
+                )
+                .ok()
+                .map(Cow::Owned)
+            }
+        }
+    }
+}
