@@ -1,0 +1,437 @@
+// The upload page. Plain script, no dependencies and no build step; it runs
+// under a CSP without 'unsafe-inline', so every element comes from the
+// <template> in index.html and styling is done only through classes.
+'use strict';
+
+const CONCURRENCY = 3;  // uploads in flight at once
+const MAX_RETRIES = 3;  // automatic retries of a transient failure (network, 5xx, 429)
+const CORS_DOC = 'https://github.com/presign/presign/blob/main/README.md#cors-for-a-real-bucket';
+
+// Every explanation shown under a failed upload, in one place.
+const HINTS = {
+  SignatureDoesNotMatch: 'The upload did not match what was signed: its headers, type or size changed on the way, or the server’s clock or credentials are wrong.',
+  Expired: 'The upload link expired before the upload started. Retry asks for a fresh link.',
+  AccessDenied: 'The storage refused this upload. The server’s credentials may not allow writing to the bucket.',
+  RequestTimeTooSkewed: 'The server’s clock is too far from the storage’s clock. Its administrator should sync the clock (NTP).',
+  EntityTooLarge: 'The file is larger than the storage accepts. Make it smaller and try again.',
+  PreconditionFailed: 'An object with this key already exists, so it was not overwritten. Retry gets a new key.',
+  SlowDown: 'The storage is busy. Try again in a moment.',
+  cors: 'The browser could not reach the storage on another site. That usually means the bucket’s CORS rules do not allow this page: see ',
+  network: 'The connection was lost. Check your network, then retry.',
+  server: 'The upload server could not be reached. Check your network, then retry.',
+  401: 'You need to sign in before uploading.',
+  403: 'You are not allowed to upload here.',
+  429: 'Too many uploads in a short time. Wait a minute, then retry.',
+  type: 'Allowed: {types}.',
+  size: 'Make the image smaller or compress it, then choose it again.',
+};
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const dropZone = $('#drop-zone');
+const input = $('#file-input');
+const queue = $('#queue');
+const list = $('#uploads');
+const overall = $('#overall');
+const overallBar = $('#overall-progress');
+const live = $('#live-region');
+const template = $('#row-template');
+
+const items = [];
+let configPromise = null;
+
+// Fetched once; a failure is not cached so the next file added tries again.
+function loadConfig() {
+  configPromise ??= fetch('/api/config', { headers: { accept: 'application/json' } })
+    .then(res => (res.ok ? res.json() : Promise.reject(new Error(`HTTP ${res.status}`))))
+    .catch(err => { configPromise = null; throw err; });
+  return configPromise;
+}
+
+function formatBytes(n) {
+  if (n < 1024) return `${n} bytes`;
+  const [value, unit] = n < 1024 ** 2 ? [n / 1024, 'KB'] : [n / 1024 ** 2, 'MB'];
+  return `${+value.toFixed(1)} ${unit}`;
+}
+
+// "image/svg+xml" -> "SVG": people know file kinds, not MIME types.
+function typeName(type) {
+  if (!type.startsWith('image/')) return type;
+  const sub = type.slice(6).replace(/\+xml$/, '').replace(/^x-/, '');
+  return sub === 'webp' ? 'WebP' : sub.toUpperCase();
+}
+
+function refusal(file, cfg) {
+  const type = file.type.toLowerCase();
+  if (!cfg.allowedTypes.includes(type)) {
+    const types = cfg.allowedTypes.map(typeName).join(', ');
+    const what = type ? `${typeName(type)} files are` : 'Files of unknown type are';
+    return { message: `${what} not allowed`, hint: HINTS.type.replace('{types}', types) };
+  }
+  if (file.size > cfg.maxBytes) {
+    let size = formatBytes(file.size);
+    const limit = formatBytes(cfg.maxBytes);
+    if (size === limit) size = `${file.size.toLocaleString('en')} bytes`;  // "10 MB is over the 10 MB limit" would be nonsense
+    return { message: `${size} is over the ${limit} limit`, hint: HINTS.size };
+  }
+  return null;
+}
+
+function announce(text) {
+  live.textContent = text;
+}
+
+function failure(message, hint, extra = {}) {
+  return Object.assign(new Error(message), { hint }, extra);
+}
+
+// ---- adding files ----------------------------------------------------------
+
+async function addFiles(fileList) {
+  const files = [...fileList];  // copy now: the input is cleared right after
+  if (!files.length) return;
+  let cfg = null;
+  let cfgError = null;
+  try {
+    cfg = await loadConfig();
+  } catch (err) {
+    cfgError = { message: `Upload settings could not be loaded (${err.message})`, hint: 'Reload the page to try again.' };
+  }
+  for (const file of files) {
+    const item = createItem(file);
+    const refused = cfg ? refusal(file, cfg) : cfgError;
+    if (refused) {
+      item.refused = true;
+      setState(item, 'failed', refused);
+      announce(`${file.name} not sent: ${refused.message}`);
+    }
+  }
+  pump();
+}
+
+function createItem(file) {
+  const row = template.content.firstElementChild.cloneNode(true);
+  const item = { file, row, state: 'waiting', loaded: 0, attempt: 0, run: null, timer: 0, milestone: 0 };
+  item.preview = file.type.startsWith('image/') ? URL.createObjectURL(file) : '';
+  const img = $('img', row);
+  img.addEventListener('error', () => row.classList.add('no-preview'));
+  if (item.preview) img.src = item.preview; else row.classList.add('no-preview');
+  $('.name', row).textContent = file.name;
+  $('.name', row).title = file.name;
+  $('.size', row).textContent = formatBytes(file.size);
+  $('progress', row).setAttribute('aria-label', `Upload progress of ${file.name}`);
+  $('.cancel', row).setAttribute('aria-label', `Cancel ${file.name}`);
+  $('.retry', row).setAttribute('aria-label', `Retry ${file.name}`);
+  $('.remove', row).setAttribute('aria-label', `Remove ${file.name} from the list`);
+  $('.cancel', row).addEventListener('click', () => cancel(item));
+  $('.retry', row).addEventListener('click', () => retry(item));
+  $('.remove', row).addEventListener('click', () => remove(item));
+  $('.copy-key', row).addEventListener('click', () => copyKey(item));
+  items.push(item);
+  list.append(row);
+  queue.hidden = false;
+  setState(item, 'waiting');
+  return item;
+}
+
+// ---- state and rendering ---------------------------------------------------
+
+const BADGES = { waiting: 'Waiting', uploading: 'Uploading', done: 'Uploaded', failed: 'Failed', cancelled: 'Cancelled' };
+
+function setState(item, state, { message = '', hint = '', status = '' } = {}) {
+  const { row } = item;
+  const hadFocus = row.contains(document.activeElement);
+  item.state = state;
+  row.dataset.state = state;
+  $('.badge', row).textContent = item.refused ? 'Not sent' : BADGES[state];
+  $('.status', row).textContent = status;
+  const error = $('.upload-error', row);
+  error.textContent = message;
+  error.hidden = !message;
+  showHint(row, hint);
+  $('.cancel', row).hidden = !(state === 'waiting' || state === 'uploading');
+  $('.retry', row).hidden = !(state === 'failed' || state === 'cancelled') || item.refused;
+  $('.remove', row).hidden = state === 'waiting' || state === 'uploading';
+  $('.meter', row).hidden = item.refused || state === 'cancelled';
+  if (state !== 'uploading') setProgress(item, state === 'done' ? item.file.size : 0);
+  // The button that was pressed may just have been hidden; keep keyboard users in the row.
+  if (hadFocus && !row.contains(document.activeElement)) $('.actions button:not([hidden])', row)?.focus();
+  renderOverall();
+}
+
+function showHint(row, hint) {
+  const el = $('.upload-hint', row);
+  el.textContent = hint;
+  if (hint === HINTS.cors) {
+    const link = document.createElement('a');
+    link.href = CORS_DOC;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.textContent = 'README → CORS for a real bucket';
+    el.append(link, '.');
+  }
+  el.hidden = !hint;
+}
+
+function setProgress(item, loaded) {
+  item.loaded = loaded;
+  const pct = item.file.size ? Math.floor((loaded / item.file.size) * 100) : 100;
+  $('progress', item.row).value = pct;
+  $('.pct', item.row).textContent = `${pct}%`;
+  return pct;
+}
+
+function renderOverall() {
+  const counted = items.filter(i => !i.refused && i.state !== 'cancelled');
+  const total = counted.reduce((sum, i) => sum + i.file.size, 0);
+  const loaded = counted.reduce((sum, i) => sum + (i.state === 'done' ? i.file.size : i.loaded), 0);
+  const done = counted.filter(i => i.state === 'done').length;
+  const failed = counted.filter(i => i.state === 'failed').length;
+  const busy = counted.length - done - failed;
+  const pct = total ? Math.floor((loaded / total) * 100) : 0;
+  overallBar.value = pct;
+  overallBar.hidden = !counted.length;
+  let text = counted.length ? `${done} of ${counted.length} uploaded` : 'Nothing to upload';
+  if (busy) text += ` · ${formatBytes(loaded)} of ${formatBytes(total)} (${pct}%)`;
+  if (failed) text += ` · ${failed} failed`;
+  overall.textContent = text;
+  document.title = busy ? `${pct}% · Upload images` : 'Upload images';
+  $('#clear').hidden = !items.some(i => i.state !== 'waiting' && i.state !== 'uploading');
+  queue.hidden = !items.length;
+}
+
+// ---- the upload itself -----------------------------------------------------
+
+function pump() {
+  let active = items.filter(i => i.state === 'uploading').length;
+  for (const item of items) {
+    if (active >= CONCURRENCY) break;
+    if (item.state === 'waiting' && !item.timer) {
+      active++;
+      start(item);
+    }
+  }
+  renderOverall();
+}
+
+// Each run gets a token; cancel() drops it, so late callbacks of an aborted run are ignored.
+async function start(item) {
+  const run = (item.run = {});
+  item.milestone = 0;
+  setState(item, 'uploading', { status: 'Getting an upload link…' });
+  try {
+    const ticket = await requestTicket(item, run);
+    if (item.run !== run) return;
+    $('.status', item.row).textContent = '';
+    announce(`${item.file.name}: uploading`);
+    await put(item, ticket, run);
+    if (item.run === run) finish(item, ticket);
+  } catch (err) {
+    if (item.run === run) fail(item, err);
+  } finally {
+    if (item.run === run) item.run = null;
+    pump();
+  }
+}
+
+async function requestTicket(item, run) {
+  run.controller = new AbortController();
+  const { name, type, size } = item.file;
+  let res;
+  try {
+    res = await fetch('/api/uploads', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ filename: name, type, size: String(size) }),
+      signal: run.controller.signal,
+    });
+  } catch {
+    throw failure('Could not reach the upload server', HINTS.server, { transient: true });
+  }
+  if (res.ok) return res.json();
+  const body = await res.json().catch(() => ({}));
+  const message = body.message || `The upload server answered ${res.status} ${res.statusText}`.trim();
+  throw failure(message, HINTS[res.status] || '', {
+    transient: res.status === 429 || res.status >= 500,
+    retryAfter: Number(res.headers.get('retry-after')) || 0,
+  });
+}
+
+// fetch() cannot report upload progress, so the bytes go with XMLHttpRequest.
+function put(item, ticket, run) {
+  return new Promise((resolve, reject) => {
+    const xhr = (run.xhr = new XMLHttpRequest());
+    xhr.open(ticket.method || 'PUT', ticket.url);
+    // Exactly the signed headers; the browser adds Content-Length itself.
+    for (const [name, value] of Object.entries(ticket.headers || {})) xhr.setRequestHeader(name, value);
+    xhr.upload.addEventListener('progress', e => {
+      if (item.run !== run) return;
+      const pct = setProgress(item, Math.min(e.loaded, item.file.size));
+      $('.status', item.row).textContent = pct === 100 ? 'Finishing…' : '';
+      if (pct >= item.milestone + 25 && pct < 100) {
+        item.milestone = pct - (pct % 25);
+        announce(`${item.file.name}: uploading ${pct}%`);
+      }
+      renderOverall();
+    });
+    xhr.addEventListener('load', () => (xhr.status < 300 ? resolve() : reject(storageError(xhr))));
+    xhr.addEventListener('error', () => reject(networkError(ticket.url)));
+    xhr.addEventListener('abort', () => reject(failure('Cancelled')));
+    xhr.send(item.file);
+  });
+}
+
+// S3 answers errors as <Error><Code/><Message/></Error>; turn the code into advice.
+function storageError(xhr) {
+  const doc = new DOMParser().parseFromString(xhr.responseText || '<x/>', 'application/xml');
+  const code = doc.querySelector('Error > Code')?.textContent.trim() || '';
+  const detail = doc.querySelector('Error > Message')?.textContent.trim() || '';
+  const expired = code === 'AccessDenied' && /expired/i.test(detail);
+  const message = code ? `${detail || code} (${code})` : `The storage answered ${xhr.status} ${xhr.statusText}`.trim();
+  return failure(message, expired ? HINTS.Expired : HINTS[code] || '', {
+    transient: xhr.status >= 500,
+    retryAfter: Number(xhr.getResponseHeader('retry-after')) || 0,
+  });
+}
+
+// Status 0 tells nothing; to another origin it is most often a CORS refusal.
+function networkError(url) {
+  const crossOrigin = new URL(url, location.href).origin !== location.origin;
+  return failure('The upload was interrupted', crossOrigin ? HINTS.cors : HINTS.network, { transient: true });
+}
+
+function fail(item, err) {
+  if (err.transient && item.attempt < MAX_RETRIES) {
+    item.attempt++;
+    // Exponential backoff with jitter, unless the server said how long to wait.
+    const delay = err.retryAfter ? err.retryAfter * 1000 : 1000 * 2 ** (item.attempt - 1) * (0.75 + Math.random() / 2);
+    const seconds = Math.max(1, Math.round(delay / 1000));
+    setState(item, 'waiting', { status: `${err.message}; retrying in ${seconds} s (${item.attempt} of ${MAX_RETRIES})` });
+    item.timer = setTimeout(() => { item.timer = 0; pump(); }, delay);
+    return;
+  }
+  setState(item, 'failed', err);
+  announce(`${item.file.name} failed: ${err.message}`);
+}
+
+function finish(item, ticket) {
+  const { row } = item;
+  item.key = ticket.key;
+  $('.upload-key', row).textContent = ticket.key;
+  $('.result', row).hidden = false;
+  if (ticket.viewUrl) {
+    const img = $('img', row);
+    // Show what the storage now holds; the local preview is no longer needed.
+    img.addEventListener('load', () => revokePreview(item), { once: true });
+    img.src = ticket.viewUrl;
+    const thumb = $('.thumb', row);
+    thumb.href = ticket.viewUrl;
+    thumb.setAttribute('aria-label', `Open ${item.file.name} as stored`);
+  }
+  setState(item, 'done');
+  announce(`${item.file.name} uploaded`);
+}
+
+function cancel(item) {
+  const run = item.run;
+  item.run = null;
+  clearTimeout(item.timer);
+  item.timer = 0;
+  run?.controller?.abort();
+  run?.xhr?.abort();
+  setState(item, 'cancelled');
+  announce(`${item.file.name} cancelled`);
+  pump();
+}
+
+function retry(item) {
+  item.attempt = 0;  // a retry by hand gets a fresh link and a fresh retry budget
+  setState(item, 'waiting');
+  pump();
+}
+
+function revokePreview(item) {
+  if (item.preview) URL.revokeObjectURL(item.preview);
+  item.preview = '';
+}
+
+function remove(item) {
+  const index = items.indexOf(item);
+  const next = items[index + 1] || items[index - 1];
+  items.splice(index, 1);
+  item.row.remove();
+  revokePreview(item);
+  renderOverall();
+  ((next && $('.actions button:not([hidden])', next.row)) || dropZone).focus();
+}
+
+async function copyKey(item) {
+  const button = $('.copy-key', item.row);
+  try {
+    await navigator.clipboard.writeText(item.key);
+    button.textContent = 'Copied';
+    announce('Key copied');
+  } catch {
+    // No clipboard access (old browser or permission refused): select the key for a manual copy.
+    getSelection().selectAllChildren($('.upload-key', item.row));
+    button.textContent = 'Press Ctrl+C';
+    announce('Key selected; press Control C to copy it');
+  }
+  setTimeout(() => { button.textContent = 'Copy key'; }, 2000);
+}
+
+// ---- ways in: picker, drop, paste -----------------------------------------
+
+dropZone.addEventListener('click', () => input.click());
+input.addEventListener('change', () => {
+  addFiles(input.files);
+  input.value = '';  // choosing the same file again must fire 'change' again
+});
+
+const carriesFiles = e => e.dataTransfer?.types.includes('Files');
+let dragDepth = 0;  // dragenter/dragleave fire for every child element crossed
+document.addEventListener('dragenter', e => {
+  if (carriesFiles(e) && ++dragDepth === 1) document.body.classList.add('dragging');
+});
+document.addEventListener('dragleave', e => {
+  if (carriesFiles(e) && --dragDepth <= 0) {
+    dragDepth = 0;
+    document.body.classList.remove('dragging');
+  }
+});
+document.addEventListener('dragover', e => {
+  if (!carriesFiles(e)) return;
+  e.preventDefault();  // allows the drop
+  e.dataTransfer.dropEffect = 'copy';
+});
+document.addEventListener('drop', e => {
+  if (!carriesFiles(e)) return;
+  e.preventDefault();  // otherwise the browser navigates to the file
+  dragDepth = 0;
+  document.body.classList.remove('dragging');
+  addFiles(e.dataTransfer.files);
+});
+document.addEventListener('paste', e => {
+  const files = e.clipboardData?.files;
+  if (files?.length) {
+    e.preventDefault();
+    addFiles(files);
+  }
+});
+$('#clear').addEventListener('click', () => {
+  for (const item of [...items]) if (item.state !== 'waiting' && item.state !== 'uploading') remove(item);
+});
+window.addEventListener('beforeunload', e => {
+  if (items.some(i => i.state === 'uploading' || i.state === 'waiting')) e.preventDefault();
+});
+
+loadConfig().then(cfg => {
+  const types = cfg.allowedTypes.map(typeName);
+  const last = types.pop();
+  $('#limits').textContent = `${types.length ? `${types.join(', ')} or ${last}` : last} · up to ${formatBytes(cfg.maxBytes)} each`;
+  input.accept = cfg.allowedTypes.join(',');
+}, err => {
+  $('#limits').textContent = '';
+  const banner = $('#page-error');
+  banner.textContent = `Upload settings could not be loaded (${err.message}). Reload the page to try again.`;
+  banner.hidden = false;
+});
