@@ -177,8 +177,14 @@ impl Config {
             .or_else(|| profiles.get("region"))
             .unwrap_or("us-east-1")
             .to_owned();
+        // Checked even without a bucket: a typo should not wait for the day
+        // a bucket is configured.
+        let force_path_style = match vars.get("S3_FORCE_PATH_STYLE") {
+            Some(_) => Some(vars.flag("S3_FORCE_PATH_STYLE", false)?),
+            None => None,
+        };
         let storage = match vars.get("S3_BUCKET_NAME") {
-            Some(name) => s3_storage(vars, &profiles, name, &region)?,
+            Some(name) => s3_storage(vars, &profiles, name, &region, force_path_style)?,
             None => local_storage(vars, &region)?,
         };
         Ok(Config {
@@ -270,6 +276,7 @@ fn s3_storage(
     profiles: &Profiles,
     name: &str,
     region: &str,
+    force_path_style: Option<bool>,
 ) -> Result<Storage, ConfigError> {
     let key_id = vars
         .get("AWS_ACCESS_KEY_ID")
@@ -299,7 +306,7 @@ fn s3_storage(
         ),
         None => (Endpoint::aws(region), false),
     };
-    let style = if vars.flag("S3_FORCE_PATH_STYLE", default_path_style)? {
+    let style = if force_path_style.unwrap_or(default_path_style) {
         AddressingStyle::Path
     } else {
         AddressingStyle::VirtualHosted

@@ -1,0 +1,248 @@
+//! Configuration precedence (environment > `.env` > AWS profile files)
+//! and the one-line message of each mistake.
+#![cfg(feature = "server")]
+
+#[path = "common/server.rs"]
+mod server;
+
+use presign::server::config::Storage;
+use presign::server::{Config, Vars};
+
+fn vars(pairs: &[(&str, &str)], dotenv: Option<&str>) -> Vars {
+    Vars::new(
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        dotenv,
+    )
+}
+
+/// An AWS home with a credentials and a config file.
+fn aws_home() -> std::path::PathBuf {
+    let home = server::temp_dir("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/credentials"),
+        "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\n\n\
+         [dev]\naws_access_key_id = AKIDDEV\naws_secret_access_key = dev-secret\naws_session_token = dev-token\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.join(".aws/config"),
+        "[default]\nregion = eu-central-1\n[profile dev]\nregion = ap-south-1\n",
+    )
+    .unwrap();
+    home
+}
+
+fn s3(config: &Config) -> (&presign::s3::Bucket, &presign::sigv4::Credentials) {
+    match &config.storage {
+        Storage::S3 {
+            bucket,
+            credentials,
+        } => (bucket, credentials),
+        other => panic!("expected S3 storage, got {other:?}"),
+    }
+}
+
+#[test]
+fn environment_beats_dotenv_beats_profile_files() {
+    let home = aws_home();
+    let home = home.to_str().unwrap();
+    let dotenv = "S3_BUCKET_NAME=from-dotenv\nAWS_REGION=us-west-2\nUPLOAD_MAX_BYTES=2048\n";
+
+    let config = Config::load(&vars(&[("HOME", home)], Some(dotenv)), None).unwrap();
+    let (bucket, credentials) = s3(&config);
+    assert_eq!(bucket.name(), "from-dotenv");
+    assert_eq!(
+        bucket.region(),
+        "us-west-2",
+        ".env region over the config file"
+    );
+    assert_eq!(
+        credentials.access_key_id(),
+        "AKIDFILE",
+        "profile file when nothing else says"
+    );
+    assert_eq!(config.policy.max_bytes, 2048);
+
+    let env = [
+        ("HOME", home),
+        ("S3_BUCKET_NAME", "from-env"),
+        ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+        ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+    ];
+    let config = Config::load(&vars(&env, Some(dotenv)), None).unwrap();
+    let (bucket, credentials) = s3(&config);
+    assert_eq!(bucket.name(), "from-env");
+    assert_eq!(credentials.access_key_id(), "AKIDENV");
+    assert_eq!(credentials.session_token(), None);
+
+    let config = Config::load(
+        &vars(
+            &[
+                ("HOME", home),
+                ("S3_BUCKET_NAME", "b"),
+                ("AWS_PROFILE", "dev"),
+            ],
+            None,
+        ),
+        None,
+    )
+    .unwrap();
+    let (bucket, credentials) = s3(&config);
+    assert_eq!(credentials.access_key_id(), "AKIDDEV");
+    assert_eq!(credentials.session_token(), Some("dev-token"));
+    assert_eq!(bucket.region(), "ap-south-1");
+}
+
+#[test]
+fn file_locations_can_be_overridden() {
+    let home = aws_home();
+    let elsewhere = server::temp_dir("aws-files");
+    std::fs::write(
+        elsewhere.join("creds"),
+        "[default]\naws_access_key_id=AKIDELSEWHERE\naws_secret_access_key=s\n",
+    )
+    .unwrap();
+    let creds = elsewhere.join("creds");
+    let env = [
+        ("HOME", home.to_str().unwrap()),
+        ("S3_BUCKET_NAME", "b"),
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+        ("AWS_DEFAULT_REGION", "sa-east-1"),
+    ];
+    let config = Config::load(&vars(&env, None), None).unwrap();
+    let (bucket, credentials) = s3(&config);
+    assert_eq!(credentials.access_key_id(), "AKIDELSEWHERE");
+    assert_eq!(
+        bucket.region(),
+        "sa-east-1",
+        "AWS_DEFAULT_REGION over the config file"
+    );
+}
+
+#[test]
+fn custom_endpoints_default_to_path_style() {
+    let env = [
+        ("HOME", "/nonexistent"),
+        ("S3_BUCKET_NAME", "b"),
+        ("AWS_ACCESS_KEY_ID", "a"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+        ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+    ];
+    let config = Config::load(&vars(&env, None), None).unwrap();
+    assert_eq!(s3(&config).0.origin(), "http://127.0.0.1:9000");
+    let summary = config.summary();
+    assert!(
+        !summary.contains('s') || !summary.contains("AWS_SECRET"),
+        "{summary}"
+    );
+    assert!(
+        !format!("{config:?}").contains("\"s\""),
+        "Debug must not show the secret"
+    );
+}
+
+#[test]
+fn no_configuration_means_the_local_bucket() {
+    let config = Config::load(&vars(&[("HOME", "/nonexistent")], None), None).unwrap();
+    assert!(matches!(
+        config.storage,
+        Storage::Local {
+            generated_credentials: true,
+            ..
+        }
+    ));
+    assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+    assert_eq!(config.policy.expires_seconds, 300);
+    assert_eq!(config.policy.max_bytes, 10 * 1024 * 1024);
+    assert!(config.summary().contains("local bucket"));
+    let config = Config::load(&vars(&[("HOST", "0.0.0.0"), ("PORT", "8080")], None), None).unwrap();
+    assert_eq!(config.listen.to_string(), "0.0.0.0:8080");
+}
+
+#[test]
+fn each_mistake_gets_one_line_saying_what_to_fix() {
+    let home = aws_home();
+    let home = home.to_str().unwrap();
+    let empty_home = server::temp_dir("empty-home");
+    let empty_home = empty_home.to_str().unwrap();
+    for (env, needle) in [
+        (
+            vec![("HOME", empty_home), ("S3_BUCKET_NAME", "b")],
+            "no credentials",
+        ),
+        (vec![("HOME", home), ("PORT", "eighty")], "PORT"),
+        (
+            vec![("HOME", home), ("UPLOAD_MAX_BYTES", "10MB")],
+            "UPLOAD_MAX_BYTES",
+        ),
+        (
+            vec![("HOME", home), ("UPLOAD_EXPIRES_SECONDS", "604801")],
+            "7 days",
+        ),
+        (
+            vec![("HOME", home), ("UPLOAD_EXPIRES_SECONDS", "0")],
+            "UPLOAD_EXPIRES_SECONDS",
+        ),
+        (
+            vec![("HOME", home), ("AWS_PROFILE", "nope")],
+            "AWS_PROFILE=nope",
+        ),
+        (
+            vec![
+                ("HOME", home),
+                ("S3_BUCKET_NAME", "b"),
+                ("S3_ENDPOINT", "minio:9000"),
+            ],
+            "S3_ENDPOINT",
+        ),
+        (
+            vec![("HOME", home), ("S3_BUCKET_NAME", "bad/name")],
+            "S3_BUCKET_NAME",
+        ),
+        (
+            vec![("HOME", home), ("S3_FORCE_PATH_STYLE", "maybe")],
+            "S3_FORCE_PATH_STYLE",
+        ),
+        (
+            vec![("HOME", home), ("UPLOAD_ALLOWED_TYPES", "png")],
+            "UPLOAD_ALLOWED_TYPES",
+        ),
+        (
+            vec![("HOME", home), ("LOCAL_BUCKET_ACCESS_KEY_ID", "only-half")],
+            "LOCAL_BUCKET_SECRET_ACCESS_KEY",
+        ),
+        (
+            vec![("HOME", home), ("RATE_LIMIT_PER_MINUTE", "-1")],
+            "RATE_LIMIT_PER_MINUTE",
+        ),
+    ] {
+        let error = Config::load(&vars(&env, None), None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(needle), "{env:?}: {error}");
+        assert!(!error.contains('\n'), "one line: {error}");
+    }
+    let error = Config::load(&vars(&[("HOME", home)], None), Some("localhost")).unwrap_err();
+    assert!(error.to_string().contains("IP:PORT"));
+}
+
+#[test]
+fn svg_is_refused_unless_explicitly_allowed() {
+    let config = Config::load(&vars(&[("HOME", "/nonexistent")], None), None).unwrap();
+    assert!(!config
+        .policy
+        .allowed_types
+        .iter()
+        .any(|t| t.contains("svg")));
+    assert!(config.policy.active_types().is_empty());
+    let config = Config::load(
+        &vars(
+            &[("UPLOAD_ALLOWED_TYPES", "image/png, image/svg+xml")],
+            None,
+        ),
+        None,
+    )
+    .unwrap();
+    assert_eq!(config.policy.active_types(), ["image/svg+xml"]);
+}
