@@ -9,6 +9,8 @@ Reads a JSON list of inputs from the file named as the first argument, or from s
      "session_token": "optional", "params": {"response-content-type": "text/plain"},
      "headers": {"content-type": "text/plain"}}
 
+`params` may also be a list of [name, value] pairs, to fix their order in the URL.
+
 and prints a JSON list, one object per input, in order:
 
     {"url": "...", "canonical_request": "...", "string_to_sign": "..."}
@@ -123,7 +125,7 @@ def client_presign(inp):
             api.setdefault("Metadata", {})[lname[len("x-amz-meta-"):]] = value
         else:
             return None
-    for name, value in (inp.get("params") or {}).items():
+    for name, value in dict(inp.get("params") or {}).items():
         if name not in QUERY_PARAMS:
             return None
         api[QUERY_PARAMS[name]] = value
