@@ -319,13 +319,22 @@ fn cases() -> Vec<Case> {
     out
 }
 
+/// [`cases`] and botocore's answers, computed once for the tests sharing them.
+fn cases_and_botocore() -> &'static (Vec<Case>, Vec<Botocore>) {
+    static BOTH: std::sync::OnceLock<(Vec<Case>, Vec<Botocore>)> = std::sync::OnceLock::new();
+    BOTH.get_or_init(|| {
+        let cases = cases();
+        let theirs = botocore(&cases);
+        (cases, theirs)
+    })
+}
+
 #[test]
 #[ignore = "needs botocore: tests/conformance/seaweedfs.sh start installs it"]
 fn our_urls_equal_botocores_byte_for_byte() {
-    let cases = cases();
-    let theirs = botocore(&cases);
+    let (cases, theirs) = cases_and_botocore();
     let mut failures = Vec::new();
-    for (case, theirs) in cases.iter().zip(&theirs) {
+    for (case, theirs) in cases.iter().zip(theirs) {
         let (url, canonical) = case.ours();
         if url != theirs.url {
             failures.push(format!(
@@ -356,10 +365,9 @@ fn split(url: &str) -> (&str, &str, &str) {
 #[test]
 #[ignore = "needs botocore: tests/conformance/seaweedfs.sh start installs it"]
 fn our_verifier_accepts_botocores_urls() {
-    let cases = cases();
-    let theirs = botocore(&cases);
+    let (cases, theirs) = cases_and_botocore();
     let mut failures = Vec::new();
-    for (case, theirs) in cases.iter().zip(&theirs) {
+    for (case, theirs) in cases.iter().zip(theirs) {
         let (authority, path, query) = split(&theirs.url);
         let mut headers = vec![("host", authority)];
         headers.extend(case.headers.iter().copied());

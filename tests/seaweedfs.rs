@@ -911,3 +911,83 @@ fn session_token_credentials() {
         expect(&response, 403, Some(code), what);
     }
 }
+
+/// The PUT exactly as the upload API signs it (content-type, content-length,
+/// if-none-match) and as a browser sends it, with an Origin: the CORS
+/// answer must let the page read the ETag.
+#[test]
+#[ignore = "needs SeaweedFS: tests/conformance/seaweedfs.sh start"]
+fn browser_style_upload_as_the_api_signs_it() {
+    let bucket = shared_bucket();
+    let key = "uploads/2026/11/29/3f2b8c1e-browser.svg";
+    let body = br#"<svg xmlns="http://www.w3.org/2000/svg"/>"#;
+    let length = body.len().to_string();
+    let signed = [
+        ("content-type", "image/svg+xml"),
+        ("content-length", length.as_str()),
+        ("if-none-match", "*"),
+    ];
+    let put = presign(
+        bucket,
+        &server().user,
+        &ObjectRequest {
+            headers: &signed,
+            ..ObjectRequest::new("PUT", key)
+        },
+    );
+    // A browser sends the headers in its own spelling and order.
+    let browser = [
+        ("Origin", ORIGIN),
+        ("If-None-Match", "*"),
+        ("Content-Type", "image/svg+xml"),
+        ("Content-Length", length.as_str()),
+    ];
+    let send = || {
+        http::send(&server().connect, "PUT", &put.request.url, &browser, body)
+            .unwrap_or_else(|e| panic!("PUT {}: {e}", put.request.url))
+    };
+    let response = send();
+    expect(&response, 200, None, "browser-style PUT");
+    assert_eq!(
+        response.header("access-control-allow-origin"),
+        Some(ORIGIN),
+        "{:?}",
+        response.headers
+    );
+    let exposed = response
+        .header("access-control-expose-headers")
+        .unwrap_or_default();
+    assert!(exposed.eq_ignore_ascii_case("etag"), "exposed: {exposed:?}");
+    assert!(response.header("etag").is_some());
+    expect(
+        &send(),
+        412,
+        Some("PreconditionFailed"),
+        "the same upload again",
+    );
+
+    let view = presign(bucket, &server().user, &ObjectRequest::new("GET", key));
+    let response = send_presigned(&view, &[("Origin", ORIGIN)], b"");
+    expect(&response, 200, None, "GET through the view URL");
+    assert_eq!(response.body, body);
+    assert_eq!(response.header("content-type"), Some("image/svg+xml"));
+}
+
+#[test]
+#[ignore = "needs SeaweedFS: tests/conformance/seaweedfs.sh start"]
+fn header_signing_with_a_session_token() {
+    let bucket = shared_bucket();
+    let temporary = assume_role();
+    let signer = signer(&temporary);
+    let key = "session/header-signed";
+    let put = send_signed(
+        bucket,
+        &signer,
+        &ObjectRequest::new("PUT", key),
+        b"by header",
+    );
+    expect(&put, 200, None, "header-signed PUT with a session token");
+    let get = send_signed(bucket, &signer, &ObjectRequest::new("GET", key), b"");
+    expect(&get, 200, None, "header-signed GET with a session token");
+    assert_eq!(get.body, b"by header");
+}
