@@ -65,6 +65,12 @@ pub fn xml_error(status: StatusCode, code: &str, message: &str, resource: &str) 
 pub fn json_string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
+    // Keys, URLs and types never need escaping: copy them whole.
+    if !value.chars().any(|c| matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}') || (c as u32) < 0x20) {
+        out.push_str(value);
+        out.push('"');
+        return out;
+    }
     for c in value.chars() {
         match c {
             '"' => out.push_str("\\\""),
