@@ -30,3 +30,8 @@ pub mod s3;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod sigv4;
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,5 +1,9 @@
 //! The JSON API the page (and any other client) uses:
 //! `GET /api/config` and `POST /api/uploads`.
+//!
+//! Handlers return `Result<Response, Response>`: both arms are answers to
+//! the client, the error arm just ends the request early with `?`.
+#![allow(clippy::result_large_err)]
 
 use super::config::{is_media_type, UploadPolicy};
 use super::http::{json_error, json_string, respond, Body};

@@ -161,7 +161,9 @@ fn lower(name: &str) -> Cow<'_, str> {
 }
 
 fn push_squeezed(out: &mut String, value: &str) {
-    let mut words = value.split(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r'));
+    // Unicode white space, as botocore (Python `str.split`) and S3-compatible
+    // servers such as SeaweedFS (Go `strings.Fields`) fold it.
+    let mut words = value.split(char::is_whitespace);
     let mut first = true;
     for word in words.by_ref().filter(|w| !w.is_empty()) {
         if !first {
@@ -234,5 +236,11 @@ mod tests {
             "host:example.com\nmy-header1:a b,\"x y\"\nmy-header2:v1 v2\n"
         );
         assert_eq!(h.signed, "host;my-header1;my-header2");
+    }
+
+    #[test]
+    fn unicode_white_space_is_squeezed_too() {
+        let h = headers([("x-amz-meta-v", "a\u{a0}\u{a0}b\u{2003}c\u{85}d")]);
+        assert_eq!(h.block, "x-amz-meta-v:a b c d\n");
     }
 }
