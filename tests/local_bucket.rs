@@ -65,11 +65,16 @@ fn refusals_use_s3_codes_and_store_nothing() {
     let url = presign_put(&s, "a.png", BODY.len(), now, server::SECRET);
 
     let tampered = url.replace("X-Amz-Signature=", "X-Amz-Signature=0");
-    assert_s3_error(
-        &put(&s, &tampered, "image/png", BODY),
-        403,
-        "SignatureDoesNotMatch",
+    let r = put(&s, &tampered, "image/png", BODY);
+    assert_s3_error(&r, 403, "SignatureDoesNotMatch");
+    // Like S3, the answer shows what the server signed, to compare.
+    let canonical = http::xml_element(&r.body, "CanonicalRequest").unwrap();
+    assert!(
+        canonical.starts_with("PUT\n/s3/local/a.png\n"),
+        "{canonical}"
     );
+    let string_to_sign = http::xml_element(&r.body, "StringToSign").unwrap();
+    assert!(string_to_sign.starts_with("AWS4-HMAC-SHA256\n"));
     let other_key = url.replace("/a.png?", "/b.png?");
     assert_s3_error(
         &put(&s, &other_key, "image/png", BODY),

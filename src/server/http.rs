@@ -52,12 +52,27 @@ pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Bod
 
 /// An S3-style XML error, as S3-compatible clients expect.
 pub fn xml_error(status: StatusCode, code: &str, message: &str, resource: &str) -> Response<Body> {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource></Error>",
+    xml_error_with(status, code, message, resource, &[])
+}
+
+/// [`xml_error`] with more elements, such as S3's `<CanonicalRequest>`.
+pub fn xml_error_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    resource: &str,
+    extra: &[(&str, &str)],
+) -> Response<Body> {
+    let mut body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource>",
         xml_escape(code),
         xml_escape(message),
         xml_escape(resource)
     );
+    for (name, value) in extra {
+        body.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)));
+    }
+    body.push_str("</Error>");
     respond(status, "application/xml", body)
 }
 
@@ -66,7 +81,10 @@ pub fn json_string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     // Keys, URLs and types never need escaping: copy them whole.
-    if !value.chars().any(|c| matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}') || (c as u32) < 0x20) {
+    if !value
+        .chars()
+        .any(|c| matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}') || (c as u32) < 0x20)
+    {
         out.push_str(value);
         out.push('"');
         return out;

@@ -7,7 +7,7 @@
 //! cut connection leaves nothing behind.
 
 use super::config::UploadPolicy;
-use super::http::{empty, xml_error, Body, FileBody};
+use super::http::{empty, xml_error, xml_error_with, Body, FileBody};
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::sigv4::{verify_presigned, Received, VerifyErrorKind, VerifyOptions, UNSIGNED_PAYLOAD};
 use http_body_util::BodyExt;
@@ -43,7 +43,18 @@ pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Re
             VerifyErrorKind::MalformedQuery => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
         };
-        return fail(status, e.s3_code(), e.message());
+        // Like S3: what we computed, for the client to compare with its own
+        // (`presign explain` prints the same two strings).
+        let trace: Vec<(&str, &str)> = e
+            .trace()
+            .map(|t| {
+                vec![
+                    ("StringToSign", t.string_to_sign.as_str()),
+                    ("CanonicalRequest", t.canonical_request.as_str()),
+                ]
+            })
+            .unwrap_or_default();
+        return xml_error_with(status, e.s3_code(), e.message(), &resource, &trace);
     }
     let raw_key = resource
         .strip_prefix(LOCAL_PREFIX)
