@@ -12,6 +12,7 @@ const HINTS = {
   SignatureDoesNotMatch: 'The upload did not match what was signed: its headers, type or size changed on the way, or the server’s clock or credentials are wrong.',
   Expired: 'The upload link expired before the upload started. Retry asks for a fresh link.',
   AccessDenied: 'The storage refused this upload. The server’s credentials may not allow writing to the bucket.',
+  InvalidAccessKeyId: 'The storage does not know the server’s access key: its credentials are wrong or were rotated.',
   RequestTimeTooSkewed: 'The server’s clock is too far from the storage’s clock. Its administrator should sync the clock (NTP).',
   EntityTooLarge: 'The file is larger than the storage accepts. Make it smaller and try again.',
   PreconditionFailed: 'An object with this key already exists, so it was not overwritten. Retry gets a new key.',
@@ -190,6 +191,7 @@ function renderOverall() {
   const pct = total ? Math.floor((loaded / total) * 100) : 0;
   overallBar.value = pct;
   overallBar.hidden = !counted.length;
+  overallBar.classList.toggle('complete', !busy && done > 0 && !failed);
   let text = counted.length ? `${done} of ${counted.length} uploaded` : 'Nothing to upload';
   if (busy) text += ` · ${formatBytes(loaded)} of ${formatBytes(total)} (${pct}%)`;
   if (failed) text += ` · ${failed} failed`;
@@ -285,9 +287,12 @@ function storageError(xhr) {
   const doc = new DOMParser().parseFromString(xhr.responseText || '<x/>', 'application/xml');
   const code = doc.querySelector('Error > Code')?.textContent.trim() || '';
   const detail = doc.querySelector('Error > Message')?.textContent.trim() || '';
-  const expired = code === 'AccessDenied' && /expired/i.test(detail);
+  // AccessDenied covers several causes; its message tells them apart.
+  const cause = code !== 'AccessDenied' ? code
+    : /expired/i.test(detail) ? 'Expired'
+    : /not (yet )?valid/i.test(detail) ? 'RequestTimeTooSkewed' : code;
   const message = code ? `${detail || code} (${code})` : `The storage answered ${xhr.status} ${xhr.statusText}`.trim();
-  return failure(message, expired ? HINTS.Expired : HINTS[code] || '', {
+  return failure(message, HINTS[cause] || '', {
     transient: xhr.status >= 500,
     retryAfter: Number(xhr.getResponseHeader('retry-after')) || 0,
   });
