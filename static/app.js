@@ -152,7 +152,7 @@ function setState(item, state, { message = '', hint = '', status = '' } = {}) {
   $('.cancel', row).hidden = !(state === 'waiting' || state === 'uploading');
   $('.retry', row).hidden = !(state === 'failed' || state === 'cancelled') || item.refused;
   $('.remove', row).hidden = state === 'waiting' || state === 'uploading';
-  $('.meter', row).hidden = item.refused || state === 'cancelled';
+  $('.meter', row).hidden = state !== 'uploading';
   if (state !== 'uploading') setProgress(item, state === 'done' ? item.file.size : 0);
   // The button that was pressed may just have been hidden; keep keyboard users in the row.
   if (hadFocus && !row.contains(document.activeElement)) $('.actions button:not([hidden])', row)?.focus();

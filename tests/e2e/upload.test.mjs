@@ -10,7 +10,7 @@
 // the end. All traffic stays on 127.0.0.1. Every page is checked for
 // uncaught errors and CSP violations. Screenshots go to target/e2e-screenshots/.
 //
-// Files: upload.test.mjs (journey, cancel, keyboard, screenshots),
+// Files: upload.test.mjs (journey, automatic retry, cancel, keyboard, screenshots),
 // limits.test.mjs (refused files), expiry.test.mjs (expired link, retry);
 // harness.mjs holds the shared server, browser and scenario helpers.
 import assert from 'node:assert/strict';
@@ -38,6 +38,30 @@ test('two picked images and one dropped are stored byte for byte and previewed',
   try {
     await runUploadScenario({ page: session.page, readObject: server.readObject });
     assert.equal(session.apiPosts.length, 3);
+    session.check();
+  } finally {
+    await session.close();
+  }
+});
+
+test('a 503 from the API and a dropped connection are retried by themselves', async t => {
+  const session = await openPage(browser, server.url, { log: m => t.diagnostic(m) });
+  const { page } = session;
+  try {
+    let posts = 0;
+    await page.route('**/api/uploads', route => (++posts === 1
+      ? route.fulfill({ status: 503, json: { error: 'unavailable', message: 'Try again shortly.' } })
+      : route.fallback()));
+    let puts = 0;
+    await page.route('**/s3/**', route => (route.request().method() === 'PUT' && ++puts === 1
+      ? route.abort('connectionreset')
+      : route.fallback()));
+    const buffer = makePng(64, 64, { seed: 5 });
+    await page.setInputFiles('#file-input', { name: 'flaky.png', mimeType: 'image/png', buffer });
+    await row(page, 'flaky.png').locator('.status', { hasText: /^Try again shortly\.; retrying in \d s \(1 of 3\)$/ }).waitFor({ timeout: 5_000 });
+    const shown = await waitForState(page, 'flaky.png', 'done');
+    assert.deepEqual([posts, puts], [3, 2], 'each attempt asks for a fresh link');
+    assert.ok((await server.readObject(shown.key)).equals(buffer));
     session.check();
   } finally {
     await session.close();
