@@ -129,7 +129,6 @@ function createItem(file) {
   $('.copy-key', row).addEventListener('click', () => copyKey(item));
   items.push(item);
   list.append(row);
-  queue.hidden = false;
   setState(item, 'waiting');
   return item;
 }
@@ -140,7 +139,7 @@ const BADGES = { waiting: 'Waiting', uploading: 'Uploading', done: 'Uploaded', f
 
 function setState(item, state, { message = '', hint = '', status = '' } = {}) {
   const { row } = item;
-  const hadFocus = row.contains(document.activeElement);
+  const focused = document.activeElement;
   item.state = state;
   row.dataset.state = state;
   $('.badge', row).textContent = item.refused ? 'Not sent' : BADGES[state];
@@ -155,7 +154,7 @@ function setState(item, state, { message = '', hint = '', status = '' } = {}) {
   $('.meter', row).hidden = state !== 'uploading';
   if (state !== 'uploading') setProgress(item, state === 'done' ? item.file.size : 0);
   // The button that was pressed may just have been hidden; keep keyboard users in the row.
-  if (hadFocus && !row.contains(document.activeElement)) $('.actions button:not([hidden])', row)?.focus();
+  if (row.contains(focused) && focused.closest('[hidden]')) $('.actions button:not([hidden])', row)?.focus();
   renderOverall();
 }
 

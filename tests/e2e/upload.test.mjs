@@ -93,8 +93,10 @@ test('cancelling mid-upload leaves nothing in the bucket', async t => {
     assert.equal(partial.length, 1, 'the server holds the partial upload in one temp file');
     const sent = await row(page, 'big.png').locator('progress').evaluate(p => p.value);
     assert.ok(sent < 100, `progress ${sent}% is mid-upload`);
-    await row(page, 'big.png').locator('.cancel').click();
+    await row(page, 'big.png').locator('.cancel').focus();
+    await page.keyboard.press('Enter');
     await waitForState(page, 'big.png', 'cancelled');
+    assert.ok(await page.evaluate(() => document.activeElement.matches('li.upload .retry')), 'focus moves from the hidden Cancel to Retry');
     assert.equal(tickets.length, 1);
     // The server notices the cut connection and removes its temp file.
     let left;
