@@ -10,7 +10,7 @@
 // the end. All traffic stays on 127.0.0.1. Every page is checked for
 // uncaught errors and CSP violations. Screenshots go to target/e2e-screenshots/.
 //
-// Files: upload.test.mjs (journey, automatic retry, cancel, keyboard, screenshots),
+// Files: upload.test.mjs (journey, paste, automatic retry, cancel, keyboard, screenshots),
 // limits.test.mjs (refused files), expiry.test.mjs (expired link, retry);
 // harness.mjs holds the shared server, browser and scenario helpers.
 import assert from 'node:assert/strict';
@@ -38,6 +38,24 @@ test('two picked images and one dropped are stored byte for byte and previewed',
   try {
     await runUploadScenario({ page: session.page, readObject: server.readObject });
     assert.equal(session.apiPosts.length, 3);
+    session.check();
+  } finally {
+    await session.close();
+  }
+});
+
+test('an image pasted from the clipboard is uploaded', async t => {
+  const session = await openPage(browser, server.url, { log: m => t.diagnostic(m) });
+  const { page } = session;
+  try {
+    const buffer = makePng(48, 48, { seed: 6 });
+    await page.evaluate(base64 => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([Uint8Array.from(atob(base64), c => c.charCodeAt(0))], 'image.png', { type: 'image/png' }));
+      document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+    }, buffer.toString('base64'));
+    const shown = await waitForState(page, 'image.png', 'done');
+    assert.ok((await server.readObject(shown.key)).equals(buffer));
     session.check();
   } finally {
     await session.close();
