@@ -5,7 +5,7 @@
 // or a real S3-compatible bucket on another origin (read back over HTTP).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,11 +56,13 @@ export async function startServer({ env = {}, timeoutMs = 10_000 } = {}) {
     output: () => output,
     async stop() {
       process.off('exit', killOnExit);
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(home, { recursive: true, force: true });
     },
   };
 }
@@ -70,7 +72,11 @@ export async function startLocalServer(extraEnv = {}) {
   const bucketDir = await mkdtemp(join(tmpdir(), 'presign-e2e-bucket-'));
   const server = await startServer({ env: { LOCAL_BUCKET_DIR: bucketDir, ...extraEnv } });
   const readObject = key => readFile(join(bucketDir, ...key.split('/')));
-  return { ...server, bucketDir, readObject };
+  const stop = async () => {
+    await server.stop();
+    await rm(bucketDir, { recursive: true, force: true });
+  };
+  return { ...server, stop, bucketDir, readObject };
 }
 
 /** Every file under `dir`, as paths relative to it, temporary files included. */
@@ -215,7 +221,9 @@ export async function dropFiles(page, files) {
   }, payload);
 }
 
-export const row = (page, name) => page.locator('li.upload').filter({ has: page.locator('.name', { hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) }) });
+const exactly = text => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+/** The row of the file called exactly `name`. */
+export const row = (page, name) => page.locator('li.upload').filter({ has: page.locator('.name', { hasText: exactly(name) }) });
 
 /** What a row shows; `viewUrl` is the link to the stored object once done. */
 export async function readRow(page, name) {
