@@ -79,15 +79,22 @@ pub fn xml_error_with(
 /// A JSON string literal.
 pub fn json_string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
+    push_json_string(&mut out, value);
+    out
+}
+
+/// Appends `value` as a JSON string literal.
+pub fn push_json_string(out: &mut String, value: &str) {
     out.push('"');
-    // Keys, URLs and types never need escaping: copy them whole.
+    // Keys, URLs and types never need escaping: copy them whole. (0xE2
+    // starts U+2028 and U+2029, which some JavaScript parsers reject.)
     if !value
-        .chars()
-        .any(|c| matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}') || (c as u32) < 0x20)
+        .bytes()
+        .any(|b| b < 0x20 || matches!(b, b'"' | b'\\' | 0xE2))
     {
         out.push_str(value);
         out.push('"');
-        return out;
+        return;
     }
     for c in value.chars() {
         match c {
@@ -96,13 +103,13 @@ pub fn json_string(value: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
     out.push('"');
-    out
 }
 
 fn xml_escape(value: &str) -> String {

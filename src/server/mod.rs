@@ -19,6 +19,7 @@ mod assets;
 pub mod config;
 mod form;
 mod http;
+mod keys;
 mod local_bucket;
 mod rate_limit;
 mod routes;
@@ -48,10 +49,18 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One thread by default: a few MB of memory and no cross-thread wake-ups;
+    // WORKER_THREADS spreads connections over more cores.
+    let runtime = match config.limits.worker_threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("presign: cannot start the async runtime: {e}");

@@ -2,11 +2,12 @@
 
 use super::assets::Assets;
 use super::config::{Config, Storage};
+use super::keys::KeyGenerator;
 use super::rate_limit::RateLimiter;
 use crate::s3::{AddressingStyle, Bucket, Endpoint};
 use crate::sigv4::Signer;
-use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// The local bucket's name in its URLs: `/s3/local/<key>`.
 pub const LOCAL_BUCKET: &str = "local";
@@ -28,6 +29,11 @@ pub struct State {
     pub assets: Assets,
     /// `GET /api/config`'s body, which never changes.
     pub config_json: String,
+    /// Names new objects.
+    pub keys: KeyGenerator,
+    /// The bucket URLs are signed for; for the local bucket, the last one
+    /// built, with the `Host` it was built for.
+    bucket: Mutex<Option<(String, Arc<Bucket>)>>,
 }
 
 impl State {
@@ -83,30 +89,44 @@ impl State {
             signer,
             local_dir,
             config_json,
+            keys: KeyGenerator::default(),
+            bucket: Mutex::new(match &config.storage {
+                Storage::S3 { bucket, .. } => Some((String::new(), Arc::new(bucket.clone()))),
+                Storage::Local { .. } => None,
+            }),
             config,
         })
     }
 
     /// The bucket to sign for. The local bucket lives on this server, so
     /// its URLs use the host the browser reached us at (or `PUBLIC_URL`).
-    pub fn bucket(&self, request_host: Option<&str>) -> Option<Cow<'_, Bucket>> {
-        match &self.config.storage {
-            Storage::S3 { bucket, .. } => Some(Cow::Borrowed(bucket)),
-            Storage::Local { region, .. } => {
-                let base = match &self.config.public_url {
-                    Some(url) => format!("{url}{LOCAL_PREFIX}"),
-                    None => format!("http://{}{LOCAL_PREFIX}", request_host?),
-                };
-                let endpoint = Endpoint::parse(&base).ok()?;
-                Bucket::new(
-                    endpoint,
-                    LOCAL_BUCKET,
-                    region.as_str(),
-                    AddressingStyle::Path,
-                )
-                .ok()
-                .map(Cow::Owned)
-            }
+    pub fn bucket(&self, request_host: Option<&str>) -> Option<Arc<Bucket>> {
+        let mut cached = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let Storage::Local { region, .. } = &self.config.storage else {
+            return cached.as_ref().map(|(_, bucket)| bucket.clone());
+        };
+        let host = match &self.config.public_url {
+            Some(url) => url.as_str(),
+            None => request_host?,
+        };
+        if let Some((_, bucket)) = cached.as_ref().filter(|(h, _)| h == host) {
+            return Some(bucket.clone());
         }
+        let base = match &self.config.public_url {
+            Some(url) => format!("{url}{LOCAL_PREFIX}"),
+            None => format!("http://{host}{LOCAL_PREFIX}"),
+        };
+        let endpoint = Endpoint::parse(&base).ok()?;
+        let bucket = Arc::new(
+            Bucket::new(
+                endpoint,
+                LOCAL_BUCKET,
+                region.as_str(),
+                AddressingStyle::Path,
+            )
+            .ok()?,
+        );
+        *cached = Some((host.to_owned(), bucket.clone()));
+        Some(bucket)
     }
 }

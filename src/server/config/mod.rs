@@ -50,6 +50,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// On shutdown, in-flight requests get this long to finish.
     pub shutdown_grace: Duration,
+    /// Threads serving connections (1: a single-threaded runtime).
+    pub worker_threads: usize,
 }
 
 /// The whole configuration of a server.
@@ -212,6 +214,14 @@ impl Config {
                     10,
                     "a whole number of seconds",
                 )?),
+                worker_threads: match vars.parse(
+                    "WORKER_THREADS",
+                    1,
+                    "a whole number of threads",
+                )? {
+                    0 => return Err(error("WORKER_THREADS must be at least 1")),
+                    n => n,
+                },
             },
             allowed_origins: vars.list("ALLOWED_ORIGINS").unwrap_or_default(),
             api_token: vars.get("API_TOKEN").map(str::to_owned),
