@@ -309,7 +309,9 @@ function fail(item, err) {
     // Exponential backoff with jitter, unless the server said how long to wait.
     const delay = err.retryAfter ? err.retryAfter * 1000 : 1000 * 2 ** (item.attempt - 1) * (0.75 + Math.random() / 2);
     const seconds = Math.max(1, Math.round(delay / 1000));
-    setState(item, 'waiting', { status: `${err.message}; retrying in ${seconds} s (${item.attempt} of ${MAX_RETRIES})` });
+    // A likely CORS refusal is named at once: retries will not fix a bucket rule.
+    const hint = err.hint === HINTS.cors ? err.hint : '';
+    setState(item, 'waiting', { hint, status: `${err.message}; retrying in ${seconds} s (${item.attempt} of ${MAX_RETRIES})` });
     item.timer = setTimeout(() => { item.timer = 0; pump(); }, delay);
     return;
   }
