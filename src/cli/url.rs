@@ -1,0 +1,101 @@
+//! `presign url`: one presigned URL on standard output.
+
+use super::args::{header, Args, CliError};
+use super::{credentials_from_env, parse_time};
+use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest};
+use presign::sigv4::{Signer, MAX_EXPIRES};
+
+const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "DELETE", "POST"];
+
+/// Signs the request the arguments describe and returns the URL; with
+/// `--verbose`, the canonical request and string to sign go to stderr.
+pub fn run(args: &[String]) -> Result<String, CliError> {
+    let args = Args::parse(
+        args,
+        &[
+            "bucket", "key", "method", "region", "endpoint", "expires", "time", "header", "query",
+        ],
+        &["path-style", "verbose"],
+    )?;
+    if let Some(extra) = args.positional.first() {
+        return Err(CliError(format!(
+            "{extra}: unexpected argument (see --help)"
+        )));
+    }
+    let bucket_name = args
+        .get("bucket")
+        .ok_or_else(|| CliError("--bucket: required".into()))?;
+    let key = args
+        .get("key")
+        .ok_or_else(|| CliError("--key: required".into()))?;
+    let method = args.get("method").unwrap_or("GET").to_ascii_uppercase();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(CliError(format!(
+            "--method {method}: expected one of {}",
+            METHODS.join(", ")
+        )));
+    }
+    let region = args.get("region").unwrap_or("us-east-1");
+    let endpoint = match args.get("endpoint") {
+        Some(url) => Endpoint::parse(url).map_err(|e| CliError(format!("--endpoint: {e}")))?,
+        None => Endpoint::aws(region),
+    };
+    let style = if args.flag("path-style") {
+        AddressingStyle::Path
+    } else {
+        AddressingStyle::VirtualHosted
+    };
+    let bucket = Bucket::new(endpoint, bucket_name, region, style)
+        .map_err(|e| CliError(format!("--bucket: {e}")))?;
+    let expires = match args.get("expires") {
+        None => 900,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|e| (1..=MAX_EXPIRES).contains(e))
+            .ok_or_else(|| {
+                CliError(format!(
+                    "--expires {raw}: expected a whole number of seconds from 1 to {MAX_EXPIRES}"
+                ))
+            })?,
+    };
+    let time = match args.get("time") {
+        Some(raw) => parse_time("--time", raw)?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let headers = args
+        .all("header")
+        .map(header)
+        .collect::<Result<Vec<_>, _>>()?;
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let query: Vec<(&str, Option<&str>)> = args
+        .all("query")
+        .map(|q| match q.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (q, None),
+        })
+        .collect();
+    if let Some((name, _)) = query.iter().find(|(name, _)| name.is_empty()) {
+        return Err(CliError(format!("--query {name:?}: the name is empty")));
+    }
+    let signer = Signer::new(credentials_from_env()?, region, "s3");
+    let request = ObjectRequest {
+        method: &method,
+        key,
+        query: &query,
+        headers: &headers,
+    };
+    let presigned = bucket
+        .presign(&signer, &request, time, expires)
+        .map_err(|e| CliError(format!("--expires: {e}")))?;
+    if args.flag("verbose") {
+        eprintln!(
+            "canonical request:\n{}\n\nstring to sign:\n{}\n",
+            presigned.request.trace.canonical_request, presigned.request.trace.string_to_sign
+        );
+    }
+    Ok(presigned.request.url)
+}

@@ -1,0 +1,290 @@
+//! The `presign url` and `presign explain` commands, run as a user would.
+#![cfg(feature = "server")]
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn docs_example() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/s3-docs/examples.json"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "query")
+        .unwrap()
+        .clone()
+}
+
+fn presign(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_presign"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn url_prints_the_documented_presigned_url_and_nothing_else() {
+    let e = docs_example();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", e["access_key_id"].as_str().unwrap()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            e["secret_access_key"].as_str().unwrap(),
+        ),
+    ];
+    let expires = e["expires"].to_string();
+    let out = presign(
+        &[
+            "url",
+            "--bucket",
+            e["bucket"].as_str().unwrap(),
+            "--key",
+            e["key"].as_str().unwrap(),
+            "--endpoint",
+            "https://s3.amazonaws.com",
+            "--expires",
+            &expires,
+            "--time",
+            e["time"].as_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{}\n", e["presigned_url"].as_str().unwrap())
+    );
+    assert!(stderr(&out).is_empty());
+}
+
+#[test]
+fn url_verbose_shows_canonical_request_on_stderr() {
+    let out = presign(
+        &[
+            "url",
+            "--bucket",
+            "b",
+            "--key",
+            "a b.png",
+            "--method",
+            "put",
+            "--region",
+            "eu-west-1",
+            "--endpoint",
+            "http://127.0.0.1:9000",
+            "--path-style",
+            "--time",
+            "20260101T000000Z",
+            "--header",
+            "Content-Type: image/png",
+            "--query",
+            "x-id=PutObject",
+            "--verbose",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_SESSION_TOKEN", "t/+="),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let url = stdout(&out);
+    assert!(
+        url.starts_with("http://127.0.0.1:9000/b/a%20b.png?x-id=PutObject&X-Amz-Algorithm="),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Security-Token=t%2F%2B%3D"), "{url}");
+    assert_eq!(url.lines().count(), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("canonical request:\nPUT\n/b/a%20b.png\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("content-type:image/png\nhost:127.0.0.1:9000\n"),
+        "{err}"
+    );
+    assert!(err.contains(
+        "string to sign:\nAWS4-HMAC-SHA256\n20260101T000000Z\n20260101/eu-west-1/s3/aws4_request\n"
+    ));
+}
+
+#[test]
+fn explain_shows_what_is_signed_and_checks_the_signature() {
+    let e = docs_example();
+    let url = e["presigned_url"].as_str().unwrap();
+    let secret = e["secret_access_key"].as_str().unwrap();
+    let id = e["access_key_id"].as_str().unwrap();
+
+    let out = presign(
+        &["explain", url],
+        &[("AWS_ACCESS_KEY_ID", id), ("AWS_SECRET_ACCESS_KEY", secret)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = stdout(&out);
+    assert!(report.contains(&format!(
+        "canonical request:\n{}\n",
+        e["canonical_request"].as_str().unwrap()
+    )));
+    assert!(report.contains(&format!(
+        "string to sign:\n{}\n",
+        e["string_to_sign"].as_str().unwrap()
+    )));
+    assert!(
+        report.contains("expires:         2013-05-25 00:00:00 UTC (86400 s; expired)"),
+        "{report}"
+    );
+    assert!(report.contains("signature matches"), "{report}");
+
+    let tampered = url.replace("/test.txt", "/test2.txt");
+    let out = presign(
+        &["explain", &tampered],
+        &[("AWS_ACCESS_KEY_ID", id), ("AWS_SECRET_ACCESS_KEY", secret)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = stdout(&out);
+    assert!(report.contains("does NOT match"), "{report}");
+    assert!(
+        report.contains("canonical request:\nGET\n/test2.txt\n"),
+        "{report}"
+    );
+
+    let out = presign(&["explain", url], &[]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("not checked"));
+}
+
+#[test]
+fn explain_asks_for_signed_headers_it_was_not_given() {
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKID"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ];
+    let out = presign(
+        &[
+            "url",
+            "--bucket",
+            "b",
+            "--key",
+            "k",
+            "--method",
+            "PUT",
+            "--header",
+            "content-type: image/png",
+        ],
+        &env,
+    );
+    let url = stdout(&out).trim().to_owned();
+    let out = presign(&["explain", &url, "--method", "PUT"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--header 'content-type: VALUE'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = presign(
+        &[
+            "explain",
+            &url,
+            "--method",
+            "PUT",
+            "--header",
+            "content-type: image/png",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("signature matches"));
+}
+
+#[test]
+fn bad_arguments_are_one_line_naming_the_argument_and_exit_2() {
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKID"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ];
+    for (args, needle) in [
+        (vec!["url", "--key", "k"], "--bucket"),
+        (vec!["url", "--bucket", "b"], "--key"),
+        (
+            vec!["url", "--bucket", "b", "--key", "k", "--expires", "0"],
+            "--expires",
+        ),
+        (
+            vec!["url", "--bucket", "b", "--key", "k", "--expires", "604801"],
+            "--expires",
+        ),
+        (
+            vec!["url", "--bucket", "b", "--key", "k", "--expires", "soon"],
+            "--expires",
+        ),
+        (
+            vec!["url", "--bucket", "b", "--key", "k", "--time", "2013-05-24"],
+            "--time",
+        ),
+        (
+            vec!["url", "--bucket", "b", "--key", "k", "--method", "PATCH"],
+            "--method",
+        ),
+        (
+            vec![
+                "url",
+                "--bucket",
+                "b",
+                "--key",
+                "k",
+                "--endpoint",
+                "s3.local",
+            ],
+            "--endpoint",
+        ),
+        (vec!["url", "--bucket", "b/c", "--key", "k"], "--bucket"),
+        (
+            vec!["url", "--bucket", "b", "--key", "k", "--header", "nocolon"],
+            "--header",
+        ),
+        (
+            vec!["url", "--bucket", "b", "--key", "k", "--query", "=v"],
+            "--query",
+        ),
+        (
+            vec!["url", "--bucket", "b", "--key", "k", "--bogus"],
+            "--bogus",
+        ),
+        (vec!["url", "--bucket", "b", "--key"], "--key"),
+        (vec!["explain"], "URL"),
+        (vec!["explain", "ftp://x/y"], "http"),
+        (
+            vec!["explain", "https://b.s3.amazonaws.com/k?a=1"],
+            "not a presigned URL",
+        ),
+    ] {
+        let out = presign(&args, &env);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+    let out = presign(&["url", "--bucket", "b", "--key", "k"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("AWS_SECRET_ACCESS_KEY"));
+    let out = presign(&["bogus"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = presign(&["url", "--help"], &[]);
+    assert!(out.status.success() && stdout(&out).contains("presign url"));
+}
