@@ -24,7 +24,10 @@ const KEY: &str = "uploads/2026/11/29/0b8e4c6a-3f2d-4b7e-9a1c-5d6e7f8a9b0c.png";
 
 fn signer() -> Signer {
     Signer::new(
-        Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        Credentials::new(
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
         "us-east-1",
         "s3",
     )

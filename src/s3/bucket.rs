@@ -6,7 +6,8 @@
 
 use super::endpoint::Endpoint;
 use crate::sigv4::{
-    encode, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace, UNSIGNED_PAYLOAD,
+    canonical, encode, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace,
+    UNSIGNED_PAYLOAD,
 };
 use std::fmt;
 use time::{Duration, OffsetDateTime};
@@ -43,6 +44,8 @@ pub struct Bucket {
     name: String,
     region: String,
     style: AddressingStyle,
+    /// `scheme://host[:port]`, worked out once rather than for every URL.
+    origin: String,
 }
 
 /// A request on an object (or, with an empty key, on the bucket itself).
@@ -127,11 +130,19 @@ impl Bucket {
         } else {
             AddressingStyle::Path
         };
+        let host = match style {
+            AddressingStyle::VirtualHosted => {
+                endpoint.authority(&format!("{name}.{}", endpoint.host()))
+            }
+            AddressingStyle::Path => endpoint.authority(endpoint.host()),
+        };
+        let origin = format!("{}://{host}", endpoint.scheme());
         Ok(Bucket {
             endpoint,
             name,
             region: region.into(),
             style,
+            origin,
         })
     }
 
@@ -158,18 +169,17 @@ impl Bucket {
     /// The origin of this bucket's URLs (`https://bucket.s3.region.amazonaws.com`),
     /// e.g. for a Content-Security-Policy.
     pub fn origin(&self) -> String {
-        format!("{}://{}", self.endpoint.scheme(), self.host())
+        self.origin.clone()
     }
 
     /// The `Host` header value.
     pub fn host(&self) -> String {
-        match self.style {
-            AddressingStyle::VirtualHosted => {
-                self.endpoint
-                    .authority(&format!("{}.{}", self.name, self.endpoint.host()))
-            }
-            AddressingStyle::Path => self.endpoint.authority(self.endpoint.host()),
-        }
+        self.host_str().to_owned()
+    }
+
+    fn host_str(&self) -> &str {
+        let scheme = self.endpoint.scheme();
+        &self.origin[scheme.len() + "://".len()..]
     }
 
     /// The encoded path of `key`: the key is encoded exactly once, `/` kept.
@@ -186,7 +196,7 @@ impl Bucket {
             }
         }
         path.push('/');
-        encode::encode_into(&mut path, key.as_bytes(), encode::PATH);
+        encode::encode_into(&mut path, key, encode::PATH);
         path
     }
 
@@ -198,43 +208,46 @@ impl Bucket {
         time: OffsetDateTime,
         expires: u32,
     ) -> Result<PresignedRequest, InvalidExpiry> {
-        let host = self.host();
         let path = self.path(request.key);
         let query = encode_query(request.query);
-        let headers = with_host(&host, request.headers);
+        // Host first, then the request's headers: on the stack when they
+        // fit, as they nearly always do, since this runs for every upload.
+        let mut on_stack = [("", ""); 8];
+        let on_heap;
+        let headers = match on_stack.get_mut(..=request.headers.len()) {
+            Some(slots) => {
+                slots[0] = ("host", self.host_str());
+                slots[1..].copy_from_slice(request.headers);
+                &*slots
+            }
+            None => {
+                on_heap = with_host(self.host_str(), request.headers);
+                &on_heap[..]
+            }
+        };
         let signable = Request {
             method: request.method,
             path: &path,
             query: &query,
-            headers: &headers,
+            headers,
             payload_hash: UNSIGNED_PAYLOAD,
         };
-        let presigned = signer.presign(&signable, time, expires, SigningOptions::S3)?;
-        let mut url = String::with_capacity(
-            self.endpoint.scheme().len()
-                + 3
-                + host.len()
-                + path.len()
-                + query.len()
-                + presigned.query.len()
-                + 2,
-        );
-        url.push_str(self.endpoint.scheme());
-        url.push_str("://");
-        url.push_str(&host);
+        // Room for the authentication parameters, which the signer appends.
+        let mut url = String::with_capacity(self.origin.len() + path.len() + query.len() + 512);
+        url.push_str(&self.origin);
         url.push_str(&path);
         url.push('?');
         if !query.is_empty() {
             url.push_str(&query);
             url.push('&');
         }
-        url.push_str(&presigned.query);
+        let trace = signer.presign_into(&mut url, &signable, time, expires, SigningOptions::S3)?;
         Ok(PresignedRequest {
             request: SignedRequest {
                 method: request.method.to_owned(),
                 url,
                 headers: owned(request.headers),
-                trace: presigned.trace,
+                trace,
             },
             expires_at: time + Duration::seconds(expires.into()),
         })
@@ -249,10 +262,9 @@ impl Bucket {
         body: &[u8],
         time: OffsetDateTime,
     ) -> SignedRequest {
-        let host = self.host();
         let path = self.path(request.key);
         let query = encode_query(request.query);
-        let headers = with_host(&host, request.headers);
+        let headers = with_host(self.host_str(), request.headers);
         let hash = payload_hash(body);
         let signable = Request {
             method: request.method,
@@ -262,7 +274,7 @@ impl Bucket {
             payload_hash: &hash,
         };
         let signed = signer.sign_headers(&signable, time, SigningOptions::S3);
-        let mut url = format!("{}://{host}{path}", self.endpoint.scheme());
+        let mut url = format!("{}{path}", self.origin);
         if !query.is_empty() {
             url.push('?');
             url.push_str(&query);
@@ -288,7 +300,7 @@ fn with_host<'a>(host: &'a str, headers: &[(&'a str, &'a str)]) -> Vec<(&'a str,
 fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|&(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
+        .map(|&(n, v)| (canonical::lower(n).into_owned(), v.to_owned()))
         .collect()
 }
 

@@ -15,13 +15,15 @@ impl AmzDate {
     pub fn new(time: OffsetDateTime) -> Self {
         let t = time.to_offset(UtcOffset::UTC);
         let t = t.replace_nanosecond(0).unwrap_or(t);
+        let (year, month, day) = t.to_calendar_date();
+        let (hour, minute, second) = t.to_hms();
         let mut text = *b"00000000T000000Z";
-        write_digits(&mut text[0..4], t.year().clamp(0, 9999) as u32);
-        write_digits(&mut text[4..6], u8::from(t.month()) as u32);
-        write_digits(&mut text[6..8], t.day() as u32);
-        write_digits(&mut text[9..11], t.hour() as u32);
-        write_digits(&mut text[11..13], t.minute() as u32);
-        write_digits(&mut text[13..15], t.second() as u32);
+        write_digits(&mut text[0..4], year.clamp(0, 9999) as u32);
+        write_digits(&mut text[4..6], u8::from(month) as u32);
+        write_digits(&mut text[6..8], day as u32);
+        write_digits(&mut text[9..11], hour as u32);
+        write_digits(&mut text[11..13], minute as u32);
+        write_digits(&mut text[13..15], second as u32);
         AmzDate { text, time: t }
     }
 

@@ -24,21 +24,17 @@ pub fn uri(path: &str, normalize: bool, double_encode: bool) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(path)
     };
-    if double_encode {
-        return match encode::path(&path) {
-            Cow::Borrowed(_) => path,
-            Cow::Owned(s) => Cow::Owned(s),
-        };
-    }
-    if !path.contains('%') {
-        return match encode::path(&path) {
-            Cow::Borrowed(_) => path,
-            Cow::Owned(s) => Cow::Owned(s),
-        };
+    // Nothing to encode also means no `%` to decode: the common case, in one pass.
+    let encoded = match encode::path(&path) {
+        Cow::Borrowed(_) => return path,
+        Cow::Owned(encoded) => encoded,
+    };
+    if double_encode || !path.contains('%') {
+        return Cow::Owned(encoded);
     }
     let decoded = encode::decode(&path);
     let mut out = String::with_capacity(path.len() + 8);
-    encode::encode_into(&mut out, &decoded, encode::PATH);
+    encode::encode_bytes_into(&mut out, &decoded, encode::PATH);
     Cow::Owned(out)
 }
 
@@ -80,10 +76,11 @@ pub fn query_pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// The canonical query string: every parameter of the wire query `raw`
-/// (except those `skip` names) decoded and re-encoded, plus `extra`
-/// parameters that are already canonical, sorted by name then value, joined
-/// with `&`. A parameter without `=` is written as `name=`.
-pub fn query(raw: &str, extra: &[(&str, &str)], skip: impl Fn(&str) -> bool) -> String {
+/// (except those `skip` names) decoded and re-encoded, plus the parameters of
+/// `canonical_extra`, a query string that is already canonical, sorted by
+/// name then value, joined with `&`. A parameter without `=` is written as
+/// `name=`.
+pub fn query(raw: &str, canonical_extra: &str, skip: impl Fn(&str) -> bool) -> String {
     let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = query_pairs(raw)
         .filter(|(name, _)| !skip(name))
         .map(|(name, value)| {
@@ -92,14 +89,10 @@ pub fn query(raw: &str, extra: &[(&str, &str)], skip: impl Fn(&str) -> bool) -> 
                 encode::canonical_component(value),
             )
         })
-        .chain(
-            extra
-                .iter()
-                .map(|&(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v))),
-        )
+        .chain(query_pairs(canonical_extra).map(|(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v))))
         .collect();
     pairs.sort_unstable();
-    let mut out = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    let mut out = String::with_capacity(raw.len() + canonical_extra.len() + 2 * pairs.len());
     for (i, (name, value)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
@@ -111,48 +104,88 @@ pub fn query(raw: &str, extra: &[(&str, &str)], skip: impl Fn(&str) -> bool) -> 
     out
 }
 
-/// The canonical header block and the signed-headers list.
+/// The canonical header block and the signed-headers list, kept in one
+/// string because the canonical request carries them one after the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Headers {
+    /// The block, `\n`, then the signed-headers list.
+    text: String,
+    /// Where the signed-headers list starts in `text`.
+    signed_at: usize,
+}
+
+impl Headers {
     /// `name:value\n` for every header, names lower-cased and sorted.
-    pub block: String,
+    pub fn block(&self) -> &str {
+        &self.text[..self.signed_at - 1]
+    }
+
     /// The header names joined with `;`, e.g. `host;x-amz-date`.
-    pub signed: String,
+    pub fn signed(&self) -> &str {
+        &self.text[self.signed_at..]
+    }
+
+    /// The block, `\n` and the signed-headers list: lines 4 to 6 of the
+    /// canonical request.
+    pub fn block_and_signed(&self) -> &str {
+        &self.text
+    }
 }
 
 /// Canonicalises headers: names lower-cased and sorted; values trimmed with
 /// inner runs of white space (folded lines included) squeezed to one space;
 /// repeated headers joined with `,` in the order they appear.
-pub fn headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Headers {
-    let mut lowered: Vec<(Cow<'a, str>, &'a str)> = headers
-        .into_iter()
-        .map(|(name, value)| (lower(name), value))
-        .collect();
+pub fn headers(headers: &[(&str, &str)]) -> Headers {
+    // Requests sign a handful of headers: sort them without an allocation.
+    let mut on_stack: [(Cow<'_, str>, &str); 8] = Default::default();
+    let mut on_heap = Vec::new();
+    let lowered = if headers.len() <= on_stack.len() {
+        &mut on_stack[..headers.len()]
+    } else {
+        on_heap.resize(headers.len(), Default::default());
+        &mut on_heap[..]
+    };
+    for (slot, &(name, value)) in lowered.iter_mut().zip(headers) {
+        *slot = (lower(name), value);
+    }
     // Stable, so repeated headers keep their order of appearance.
     lowered.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut block = String::with_capacity(lowered.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
-    let mut signed = String::with_capacity(lowered.iter().map(|(n, _)| n.len() + 1).sum());
-    let mut previous: Option<&str> = None;
-    for (name, value) in &lowered {
-        if previous == Some(name.as_ref()) {
-            block.pop(); // the '\n' of the previous value of this header
-            block.push(',');
+    let lowered = &*lowered;
+
+    let mut text = String::with_capacity(
+        lowered
+            .iter()
+            .map(|(n, v)| 2 * n.len() + v.len() + 3)
+            .sum::<usize>()
+            + 1,
+    );
+    for (i, (name, value)) in lowered.iter().enumerate() {
+        if i > 0 && lowered[i - 1].0 == *name {
+            text.pop(); // the '\n' of the previous value of this header
+            text.push(',');
         } else {
-            if previous.is_some() {
-                signed.push(';');
-            }
-            signed.push_str(name);
-            block.push_str(name);
-            block.push(':');
+            text.push_str(name);
+            text.push(':');
         }
-        push_squeezed(&mut block, value);
-        block.push('\n');
-        previous = Some(name.as_ref());
+        push_squeezed(&mut text, value);
+        text.push('\n');
     }
-    Headers { block, signed }
+    text.push('\n');
+    let signed_at = text.len();
+    for (i, (name, _)) in lowered.iter().enumerate() {
+        if i > 0 && lowered[i - 1].0 == *name {
+            continue;
+        }
+        if i > 0 {
+            text.push(';');
+        }
+        text.push_str(name);
+    }
+    Headers { text, signed_at }
 }
 
-fn lower(name: &str) -> Cow<'_, str> {
+/// `name` in lower case, copied only if it has upper-case letters.
+pub fn lower(name: &str) -> Cow<'_, str> {
     if name.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(name.to_ascii_lowercase())
     } else {
@@ -161,6 +194,11 @@ fn lower(name: &str) -> Cow<'_, str> {
 }
 
 fn push_squeezed(out: &mut String, value: &str) {
+    // The common case, and cheap to check: visible ASCII only, nothing to squeeze.
+    if value.bytes().all(|b| b.is_ascii_graphic()) {
+        out.push_str(value);
+        return;
+    }
     // Unicode white space, as botocore (Python `str.split`) and S3-compatible
     // servers such as SeaweedFS (Go `strings.Fields`) fold it.
     let mut words = value.split(char::is_whitespace);
@@ -215,9 +253,9 @@ mod tests {
 
     #[test]
     fn query_is_sorted_after_encoding_and_valueless_gets_equals() {
-        let q = query("b=2&a=2&a=1&%E1%88%B4=x&lifecycle", &[], |_| false);
+        let q = query("b=2&a=2&a=1&%E1%88%B4=x&lifecycle", "", |_| false);
         assert_eq!(q, "%E1%88%B4=x&a=1&a=2&b=2&lifecycle=");
-        let q = query("X-Amz-Signature=abc&k=a b", &[("X-Amz-Date", "d")], |n| {
+        let q = query("X-Amz-Signature=abc&k=a b", "X-Amz-Date=d", |n| {
             n == "X-Amz-Signature"
         });
         assert_eq!(q, "X-Amz-Date=d&k=a%20b");
@@ -225,22 +263,22 @@ mod tests {
 
     #[test]
     fn headers_are_lowered_sorted_trimmed_and_joined() {
-        let h = headers([
+        let h = headers(&[
             ("My-Header1", "  a   b  "),
             ("Host", "example.com"),
             ("my-header1", "\"x   y\""),
             ("MY-HEADER2", "v1\n  v2"),
         ]);
         assert_eq!(
-            h.block,
+            h.block(),
             "host:example.com\nmy-header1:a b,\"x y\"\nmy-header2:v1 v2\n"
         );
-        assert_eq!(h.signed, "host;my-header1;my-header2");
+        assert_eq!(h.signed(), "host;my-header1;my-header2");
     }
 
     #[test]
     fn unicode_white_space_is_squeezed_too() {
-        let h = headers([("x-amz-meta-v", "a\u{a0}\u{a0}b\u{2003}c\u{85}d")]);
-        assert_eq!(h.block, "x-amz-meta-v:a b c d\n");
+        let h = headers(&[("x-amz-meta-v", "a\u{a0}\u{a0}b\u{2003}c\u{85}d")]);
+        assert_eq!(h.block(), "x-amz-meta-v:a b c d\n");
     }
 }

@@ -5,6 +5,7 @@
 //! | [`encode`] | RFC 3986 percent-encoding, AWS flavour |
 //! | [`canonical`] | 1: the canonical request (URI, query, headers) |
 //! | [`sign`] | 2 and 4: string to sign, signature, header and query forms |
+//! | `auth_query` | the `X-Amz-*` parameters of a presigned URL |
 //! | [`key`] | 3: the signing key and its per-day cache |
 //! | [`verify`] | the other side: checking a presigned request |
 //! | [`amz_date`], [`credentials`] | the inputs |
@@ -32,6 +33,7 @@
 //! ```
 
 pub mod amz_date;
+mod auth_query;
 pub mod canonical;
 pub mod credentials;
 pub mod encode;

@@ -2,12 +2,13 @@
 //! forms: an `Authorization` header, or a presigned query string.
 
 use super::amz_date::AmzDate;
+use super::auth_query::AuthQuery;
 use super::canonical;
 use super::credentials::Credentials;
-use super::encode;
 use super::key::KeyCache;
 use hmac::Mac;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use time::OffsetDateTime;
 
@@ -19,6 +20,9 @@ pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /// The longest a presigned URL may live: seven days, as S3 allows.
 pub const MAX_EXPIRES: u32 = 604_800;
+
+/// Hex digits in a signature.
+const SIGNATURE_LEN: usize = 64;
 
 /// The hex SHA-256 of a body, for [`Request::payload_hash`].
 pub fn payload_hash(body: &[u8]) -> String {
@@ -138,6 +142,7 @@ pub struct Signer {
     region: String,
     service: String,
     keys: KeyCache,
+    auth_query: AuthQuery,
 }
 
 impl Signer {
@@ -148,10 +153,12 @@ impl Signer {
         region: impl Into<String>,
         service: impl Into<String>,
     ) -> Self {
+        let (region, service) = (region.into(), service.into());
         Signer {
+            auth_query: AuthQuery::new(&credentials, &region, &service),
             credentials,
-            region: region.into(),
-            service: service.into(),
+            region,
+            service,
             keys: KeyCache::default(),
         }
     }
@@ -188,8 +195,8 @@ impl Signer {
         if let (Some(token), true) = (token, options.sign_session_token) {
             all.push(("x-amz-security-token", token));
         }
-        let headers = canonical::headers(all);
-        let query = canonical::query(request.query, &[], |_| false);
+        let headers = canonical::headers(&all);
+        let query = canonical::query(request.query, "", |_| false);
         let trace = self.trace_with(request, &date, &query, &headers, options);
         let signature = self.signature(&date, &trace.string_to_sign);
 
@@ -207,7 +214,7 @@ impl Signer {
             "{ALGORITHM} Credential={}/{}, SignedHeaders={}, Signature={signature}",
             self.credentials.access_key_id(),
             self.scope(&date),
-            headers.signed,
+            headers.signed(),
         );
         added.push(("Authorization", authorization));
         SignedHeaders {
@@ -225,64 +232,55 @@ impl Signer {
         expires: u32,
         options: SigningOptions,
     ) -> Result<Presigned, InvalidExpiry> {
+        let mut query = String::new();
+        let trace = self.presign_into(&mut query, request, time, expires, options)?;
+        let signature = query[query.len() - SIGNATURE_LEN..].to_owned();
+        Ok(Presigned {
+            query,
+            signature,
+            trace,
+        })
+    }
+
+    /// [`Signer::presign`], appending the query to `out` (a URL up to its
+    /// `?`) rather than to a string of its own: this runs for every upload.
+    pub(crate) fn presign_into(
+        &self,
+        out: &mut String,
+        request: &Request<'_>,
+        time: OffsetDateTime,
+        expires: u32,
+        options: SigningOptions,
+    ) -> Result<Trace, InvalidExpiry> {
         if !(1..=MAX_EXPIRES).contains(&expires) {
             return Err(InvalidExpiry(expires.into()));
         }
         let date = AmzDate::new(time);
-        let mut credential = String::with_capacity(96);
-        encode::encode_into(
-            &mut credential,
-            self.credentials.access_key_id().as_bytes(),
-            encode::COMPONENT,
-        );
-        let _ = write!(
-            credential,
-            "%2F{}%2F{}%2F{}%2Faws4_request",
-            date.date(),
-            encode::component(&self.region),
-            encode::component(&self.service)
-        );
-        let headers = canonical::headers(request.headers.iter().copied());
-        let signed_headers = encode::component(&headers.signed);
-        let expires_text = expires.to_string();
-        let token = self.credentials.session_token().map(encode::component);
-
-        let mut auth: Vec<(&str, &str)> = vec![
-            ("X-Amz-Algorithm", ALGORITHM),
-            ("X-Amz-Credential", &credential),
-            ("X-Amz-Date", date.as_str()),
-            ("X-Amz-Expires", &expires_text),
-            ("X-Amz-SignedHeaders", &signed_headers),
-        ];
-        if let (Some(token), true) = (&token, options.sign_session_token) {
-            auth.push(("X-Amz-Security-Token", token));
+        let headers = canonical::headers(request.headers);
+        let sign_token = options.sign_session_token && self.auth_query.has_token();
+        let start = out.len();
+        self.auth_query.push(out, &date, expires, headers.signed());
+        if sign_token {
+            self.auth_query.push_token(out);
         }
-        let query = canonical::query(request.query, &auth, |_| false);
+        let auth = &out[start..];
+        // The parameters are written in canonical order: only a signed token
+        // (which sorts before X-Amz-SignedHeaders) or a query of the
+        // request's own makes the canonical query differ from them.
+        let query = if request.query.is_empty() && !sign_token {
+            Cow::Borrowed(auth)
+        } else {
+            Cow::Owned(canonical::query(request.query, auth, |_| false))
+        };
         let trace = self.trace_with(request, &date, &query, &headers, options);
-        let signature = self.signature(&date, &trace.string_to_sign);
+        let signature = self.signature_hex(&date, &trace.string_to_sign);
 
-        if let (Some(token), false) = (&token, options.sign_session_token) {
-            auth.push(("X-Amz-Security-Token", token));
+        if !sign_token {
+            self.auth_query.push_token(out);
         }
-        let mut out = String::with_capacity(
-            auth.iter()
-                .map(|(n, v)| n.len() + v.len() + 2)
-                .sum::<usize>()
-                + 84,
-        );
-        for (name, value) in &auth {
-            out.push_str(name);
-            out.push('=');
-            out.push_str(value);
-            out.push('&');
-        }
-        out.push_str("X-Amz-Signature=");
-        out.push_str(&signature);
-        Ok(Presigned {
-            query: out,
-            signature,
-            trace,
-        })
+        out.push_str("&X-Amz-Signature=");
+        out.push_str(std::str::from_utf8(&signature).unwrap_or_default());
+        Ok(trace)
     }
 
     /// `date/region/service/aws4_request`.
@@ -310,7 +308,7 @@ impl Signer {
         );
         let canonical_request =
             canonical_request(request.method, &uri, query, headers, request.payload_hash);
-        let string_to_sign = string_to_sign(date, &self.scope(date), &canonical_request);
+        let string_to_sign = string_to_sign(date, &self.region, &self.service, &canonical_request);
         Trace {
             canonical_request,
             string_to_sign,
@@ -319,9 +317,14 @@ impl Signer {
 
     /// The hex HMAC of `string_to_sign` under the day's signing key.
     pub(crate) fn signature(&self, date: &AmzDate, string_to_sign: &str) -> String {
+        let hex = self.signature_hex(date, string_to_sign);
+        std::str::from_utf8(&hex).unwrap_or_default().to_owned()
+    }
+
+    fn signature_hex(&self, date: &AmzDate, string_to_sign: &str) -> [u8; SIGNATURE_LEN] {
         let mut mac = self.mac(date);
         mac.update(string_to_sign.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        hex_digest(&mac.finalize().into_bytes().into())
     }
 
     pub(crate) fn mac(&self, date: &AmzDate) -> super::key::HmacSha256 {
@@ -346,10 +349,9 @@ pub(crate) fn canonical_request(
         method.len()
             + uri.len()
             + query.len()
-            + headers.block.len()
-            + headers.signed.len()
+            + headers.block_and_signed().len()
             + payload_hash.len()
-            + 5,
+            + 4,
     );
     out.push_str(method);
     out.push('\n');
@@ -357,26 +359,50 @@ pub(crate) fn canonical_request(
     out.push('\n');
     out.push_str(query);
     out.push('\n');
-    out.push_str(&headers.block);
-    out.push('\n');
-    out.push_str(&headers.signed);
+    out.push_str(headers.block_and_signed());
     out.push('\n');
     out.push_str(payload_hash);
     out
 }
 
-/// `ALGORITHM \n DATE \n SCOPE \n hex(sha256(canonical request))`.
-pub(crate) fn string_to_sign(date: &AmzDate, scope: &str, canonical_request: &str) -> String {
-    let mut hash = [0u8; 64];
-    // 32 bytes always fit in 64 hex digits.
-    let _ = hex::encode_to_slice(Sha256::digest(canonical_request.as_bytes()), &mut hash);
-    let mut out = String::with_capacity(ALGORITHM.len() + 16 + scope.len() + 64 + 3);
+/// `ALGORITHM \n DATE \n SCOPE \n hex(sha256(canonical request))`, the
+/// scope being `date/region/service/aws4_request`.
+pub(crate) fn string_to_sign(
+    date: &AmzDate,
+    region: &str,
+    service: &str,
+    canonical_request: &str,
+) -> String {
+    let hash = hex_digest(&Sha256::digest(canonical_request.as_bytes()).into());
+    let mut out = String::with_capacity(
+        ALGORITHM.len() + 16 + 8 + region.len() + service.len() + 12 + 64 + 6,
+    );
+    let date = date.as_str();
     out.push_str(ALGORITHM);
     out.push('\n');
-    out.push_str(date.as_str());
+    out.push_str(date);
     out.push('\n');
-    out.push_str(scope);
-    out.push('\n');
+    out.push_str(&date[..8]);
+    out.push('/');
+    out.push_str(region);
+    out.push('/');
+    out.push_str(service);
+    out.push_str("/aws4_request\n");
     out.push_str(std::str::from_utf8(&hash).unwrap_or_default());
+    out
+}
+
+/// Lower-case hex digits of a SHA-256 digest or HMAC, on the stack: two per
+/// URL, and `hex::encode` builds a `String` one `char` at a time.
+fn hex_digest(digest: &[u8; 32]) -> [u8; SIGNATURE_LEN] {
+    // Arithmetic rather than a table, so that the compiler can vectorise it.
+    let digit = |n: u8| n + if n < 10 { b'0' } else { b'a' - 10 };
+    let high = digest.map(|b| digit(b >> 4));
+    let low = digest.map(|b| digit(b & 0xf));
+    let mut out = [0u8; SIGNATURE_LEN];
+    for (pair, (&h, &l)) in out.chunks_exact_mut(2).zip(high.iter().zip(&low)) {
+        pair[0] = h;
+        pair[1] = l;
+    }
     out
 }

@@ -249,9 +249,9 @@ impl PresignedParams {
                 ));
             }
         }
-        let headers = canonical::headers(signed);
+        let headers = canonical::headers(&signed);
         // A token added after signing (as some STS flows do) is not signed.
-        let query = canonical::query(request.query, &[], |name| {
+        let query = canonical::query(request.query, "", |name| {
             name == "X-Amz-Signature"
                 || (!options.sign_session_token && name == "X-Amz-Security-Token")
         });
@@ -262,11 +262,9 @@ impl PresignedParams {
         );
         let canonical_request =
             canonical_request(request.method, &uri, &query, &headers, request.payload_hash);
-        let scope = format!(
-            "{}/{}/{}/aws4_request",
-            self.scope_date, self.region, self.service
-        );
-        let string_to_sign = string_to_sign(&self.date, &scope, &canonical_request);
+        // `parse` made sure the scope's date is the date of `X-Amz-Date`.
+        let string_to_sign =
+            string_to_sign(&self.date, &self.region, &self.service, &canonical_request);
         Ok(Trace {
             canonical_request,
             string_to_sign,
