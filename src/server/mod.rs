@@ -77,6 +77,9 @@ pub fn main(args: &[String]) -> ExitCode {
 }
 
 async fn serve_until_signal(config: Config) -> std::io::Result<()> {
+    // Handlers go in before the banner: whoever reads "listening" may
+    // send SIGTERM at once, and must get a graceful stop, not a kill.
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {
@@ -93,25 +96,30 @@ async fn serve_until_signal(config: Config) -> std::io::Result<()> {
             active.join(", ")
         );
     }
-    run(listener, config, shutdown_signal()).await?;
+    run(listener, config, shutdown).await?;
     println!("presign: stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return interrupt.await.unwrap_or(()),
-            };
+/// Resolves on SIGINT or SIGTERM. The handlers are registered when this
+/// is called, not when the future is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {},
+            _ = interrupt.recv() => {},
             _ = terminate.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
