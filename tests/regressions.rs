@@ -265,3 +265,28 @@ fn expiry_outside_one_second_to_seven_days_is_refused() {
     assert!(b.presign(&s, &get, T, 1).is_ok());
     assert!(b.presign(&s, &get, T, 604_800).is_ok());
 }
+
+/// Found while writing the `verify_presigned_url` fuzz target (its seeds
+/// now hold this URL): an `X-Amz-Date` in the last week of year 9999 made
+/// the expiry overflow and the verifier panic, which in a release build
+/// (panic = "abort") stops the whole server on one request.
+#[test]
+fn a_date_at_the_end_of_time_is_refused_without_a_panic() {
+    let s = signer();
+    let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256\
+        &X-Amz-Credential=AKIDTEST%2F99991231%2Feu-west-1%2Fs3%2Faws4_request\
+        &X-Amz-Date=99991231T235959Z&X-Amz-Expires=604800&X-Amz-SignedHeaders=host\
+        &X-Amz-Signature=0000000000000000000000000000000000000000000000000000000000000000";
+    let params = presign::sigv4::PresignedParams::parse(query).unwrap();
+    assert_eq!(params.expires_at().year(), 9999);
+    let headers = [("host", "my-bucket.s3.eu-west-1.amazonaws.com")];
+    let received = Received {
+        method: "GET",
+        path: "/k",
+        query,
+        headers: &headers,
+        payload_hash: UNSIGNED_PAYLOAD,
+    };
+    let e = verify_presigned(&received, T, VerifyOptions::default(), |_| Some(&s)).unwrap_err();
+    assert_eq!(e.s3_code(), "AccessDenied");
+}

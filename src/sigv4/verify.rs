@@ -11,7 +11,7 @@ use super::sign::{
 };
 use hmac::Mac;
 use std::fmt;
-use time::{Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 
 /// A request as a server received it.
 #[derive(Debug, Clone, Copy)]
@@ -220,9 +220,14 @@ impl PresignedParams {
         })
     }
 
-    /// When the signature stops being valid.
+    /// When the signature stops being valid. A URL signed in the last week
+    /// of year 9999 expires at the end of it: the date comes from the
+    /// client, and overflowing would panic.
     pub fn expires_at(&self) -> OffsetDateTime {
-        self.date.time() + Duration::seconds(self.expires.into())
+        self.date
+            .time()
+            .checked_add(Duration::seconds(self.expires.into()))
+            .unwrap_or(PrimitiveDateTime::MAX.assume_utc())
     }
 
     /// Rebuilds the canonical request and string to sign of `request` from
