@@ -290,3 +290,18 @@ fn a_date_at_the_end_of_time_is_refused_without_a_panic() {
     let e = verify_presigned(&received, T, VerifyOptions::default(), |_| Some(&s)).unwrap_err();
     assert_eq!(e.s3_code(), "AccessDenied");
 }
+
+/// `presign url --time 99991231T235959Z` panicked the same way, on the
+/// signing side: the URL's end of validity is the end of year 9999.
+#[test]
+fn signing_at_the_end_of_time_does_not_panic() {
+    let end = datetime!(9999-12-31 23:59:59 UTC);
+    let b = bucket("http://127.0.0.1:9000", AddressingStyle::Path);
+    let presigned = b
+        .presign(&signer(), &ObjectRequest::new("GET", "k"), end, 604_800)
+        .unwrap();
+    assert_eq!(
+        presigned.expires_at,
+        datetime!(9999-12-31 23:59:59.999_999_999 UTC)
+    );
+}

@@ -6,11 +6,11 @@
 
 use super::endpoint::Endpoint;
 use crate::sigv4::{
-    canonical, encode, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace,
+    canonical, encode, expiry, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace,
     UNSIGNED_PAYLOAD,
 };
 use std::fmt;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// How the bucket is named in a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +249,7 @@ impl Bucket {
                 headers: owned(request.headers),
                 trace,
             },
-            expires_at: time + Duration::seconds(expires.into()),
+            expires_at: expiry(time, expires),
         })
     }
 

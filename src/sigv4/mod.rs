@@ -44,8 +44,8 @@ pub mod verify;
 pub use amz_date::AmzDate;
 pub use credentials::Credentials;
 pub use sign::{
-    payload_hash, InvalidExpiry, Presigned, Request, SignedHeaders, Signer, SigningOptions, Trace,
-    EMPTY_SHA256, MAX_EXPIRES, UNSIGNED_PAYLOAD,
+    expiry, payload_hash, InvalidExpiry, Presigned, Request, SignedHeaders, Signer, SigningOptions,
+    Trace, EMPTY_SHA256, MAX_EXPIRES, UNSIGNED_PAYLOAD,
 };
 pub use verify::{
     verify_presigned, PresignedParams, Received, Verified, VerifyError, VerifyErrorKind,

@@ -24,6 +24,15 @@ pub const MAX_EXPIRES: u32 = 604_800;
 /// Hex digits in a signature.
 const SIGNATURE_LEN: usize = 64;
 
+/// When a URL signed at `signed_at` for `expires` seconds stops working.
+/// A URL signed in the last week of year 9999 expires at its end: the time
+/// may come from a client, and overflowing would panic.
+pub fn expiry(signed_at: OffsetDateTime, expires: u32) -> OffsetDateTime {
+    signed_at
+        .checked_add(time::Duration::seconds(expires.into()))
+        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
+}
+
 /// The hex SHA-256 of a body, for [`Request::payload_hash`].
 pub fn payload_hash(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))

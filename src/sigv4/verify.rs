@@ -7,11 +7,12 @@ use super::amz_date::AmzDate;
 use super::canonical;
 use super::encode;
 use super::sign::{
-    canonical_request, string_to_sign, Signer, SigningOptions, Trace, ALGORITHM, MAX_EXPIRES,
+    canonical_request, expiry, string_to_sign, Signer, SigningOptions, Trace, ALGORITHM,
+    MAX_EXPIRES,
 };
 use hmac::Mac;
 use std::fmt;
-use time::{Duration, OffsetDateTime, PrimitiveDateTime};
+use time::{Duration, OffsetDateTime};
 
 /// A request as a server received it.
 #[derive(Debug, Clone, Copy)]
@@ -220,14 +221,9 @@ impl PresignedParams {
         })
     }
 
-    /// When the signature stops being valid. A URL signed in the last week
-    /// of year 9999 expires at the end of it: the date comes from the
-    /// client, and overflowing would panic.
+    /// When the signature stops being valid (see [`expiry`]).
     pub fn expires_at(&self) -> OffsetDateTime {
-        self.date
-            .time()
-            .checked_add(Duration::seconds(self.expires.into()))
-            .unwrap_or(PrimitiveDateTime::MAX.assume_utc())
+        expiry(self.date.time(), self.expires)
     }
 
     /// Rebuilds the canonical request and string to sign of `request` from
