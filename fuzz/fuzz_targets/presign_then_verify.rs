@@ -1,9 +1,12 @@
-//! Whatever the key, headers, query and credentials, a URL we presign is
-//! one our verifier accepts, sent as it was signed.
+//! Whatever the key, headers, query, credentials, time and bucket, a URL we
+//! presign is one our verifier accepts, sent as it was signed, from its
+//! signing time to its last second, and for what it was signed.
 //!
-//! Inputs stay within what a request can carry: header names are HTTP
-//! tokens, access key ids are letters and digits, and query parameters do
-//! not reuse the `X-Amz-*` names of the signature itself.
+//! Header names are HTTP tokens (what a request can carry). Everything else
+//! is left as the fuzzer makes it, and the two refusals S3 would give too
+//! are expected exactly: a query parameter of the request's own named like
+//! one of the six `X-Amz-*` parameters of the signature, or a `/` in the
+//! access key id or the region, which splits the credential scope.
 
 #![no_main]
 
@@ -11,23 +14,55 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest};
 use presign::sigv4::{
-    verify_presigned, Credentials, Received, Signer, VerifyOptions, MAX_EXPIRES, UNSIGNED_PAYLOAD,
+    expiry, verify_presigned, Credentials, Received, Signer, VerifyErrorKind, VerifyOptions,
+    MAX_EXPIRES, UNSIGNED_PAYLOAD,
 };
 use time::{Duration, OffsetDateTime};
+
+/// 9999-12-31T23:59:59Z, the last second `time` (without `large-dates`) has.
+const LAST_SECOND: i64 = 253_402_300_799;
+
+const ENDPOINTS: [&str; 4] = [
+    "http://127.0.0.1:3000/s3",
+    "http://localhost:9000",
+    "http://s3.example.com:8080/base/path/",
+    "http://[::1]:9000",
+];
+
+/// DNS-safe, dotted (virtual-hosted over http only) and not DNS-safe
+/// (always path style).
+const BUCKETS: [&str; 4] = ["b", "my-bucket", "my.dotted.bucket", "Not_DNS_Safe"];
+
+/// The names `PresignedParams::parse` looks for.
+const AUTH_PARAMS: [&str; 6] = [
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+];
 
 #[derive(Debug, Arbitrary)]
 struct Input {
     method: Method,
     key: String,
-    /// More than eight exercise the signer's heap fallbacks.
+    /// Up to twelve: more than seven exercise the heap fallbacks of
+    /// `Bucket::presign` and `canonical::headers`.
     headers: Vec<(String, String)>,
+    /// Up to eight.
     query: Vec<(String, Option<String>)>,
-    session_token: Option<String>,
     access_key_id: String,
-    path_style: bool,
+    secret: String,
+    region: String,
+    session_token: Option<String>,
+    endpoint: u8,
+    bucket: u8,
+    virtual_hosted: bool,
     expires: u32,
-    /// Seconds after 2000-01-01, up to about 2136.
-    signed_at: u32,
+    /// Taken into 1970-01-01 to 9999-12-31.
+    unix_seconds: i64,
+    nanoseconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, Arbitrary)]
@@ -43,7 +78,9 @@ fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fuzz_target!(|input: Input| {
+fuzz_target!(|input: Input| check(&input));
+
+fn check(input: &Input) {
     let method = match input.method {
         Method::Get => "GET",
         Method::Put => "PUT",
@@ -51,55 +88,51 @@ fuzz_target!(|input: Input| {
         Method::Delete => "DELETE",
         Method::Post => "POST",
     };
-    let headers: Vec<(String, &str)> = input
+    let names: Vec<String> = input
         .headers
         .iter()
         .take(12)
-        .map(|(name, value)| {
-            (
-                name.bytes()
-                    .filter(|&b| is_token(b))
-                    .map(char::from)
-                    .collect(),
-                value.as_str(),
-            )
+        .map(|(name, _)| {
+            name.bytes()
+                .filter(|&b| is_token(b))
+                .map(char::from)
+                .collect()
         })
-        .filter(|(name, _): &(String, &str)| !name.is_empty() && !name.eq_ignore_ascii_case("host"))
         .collect();
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let headers: Vec<(&str, &str)> = names
+        .iter()
+        .zip(&input.headers)
+        .map(|(name, (_, value))| (name.as_str(), value.as_str()))
+        .filter(|(name, _)| !name.is_empty() && !name.eq_ignore_ascii_case("host"))
+        .collect();
     let query: Vec<(&str, Option<&str>)> = input
         .query
         .iter()
         .take(8)
-        .filter(|(name, _)| {
-            !name
-                .get(..6)
-                .is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
-        })
         .map(|(name, value)| (name.as_str(), value.as_deref()))
         .collect();
-    // AWS access key ids are letters and digits; a `/` would split the
-    // credential scope.
-    let access_key_id: String = input
-        .access_key_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    let mut credentials = Credentials::new(access_key_id, "fuzz-secret");
+    let mut credentials = Credentials::new(input.access_key_id.as_str(), input.secret.as_str());
     if let Some(token) = &input.session_token {
         credentials = credentials.with_session_token(token.as_str());
     }
-    let signer = Signer::new(credentials, "eu-west-1", "s3");
-    let style = if input.path_style {
-        AddressingStyle::Path
-    } else {
+    let signer = Signer::new(credentials, input.region.as_str(), "s3");
+    let style = if input.virtual_hosted {
         AddressingStyle::VirtualHosted
+    } else {
+        AddressingStyle::Path
     };
-    let endpoint = Endpoint::parse("http://s3.example.com:9000/base").expect("endpoint");
-    let bucket = Bucket::new(endpoint, "fuzz-bucket", "eu-west-1", style).expect("bucket");
-    let signed_at = OffsetDateTime::from_unix_timestamp(946_684_800 + i64::from(input.signed_at))
-        .expect("in range");
+    let endpoint = Endpoint::parse(ENDPOINTS[usize::from(input.endpoint) % ENDPOINTS.len()])
+        .expect("a valid endpoint");
+    let bucket_name = BUCKETS[usize::from(input.bucket) % BUCKETS.len()];
+    let bucket = Bucket::new(endpoint, bucket_name, input.region.as_str(), style)
+        .expect("a valid bucket name");
     let expires = 1 + input.expires % MAX_EXPIRES;
+    let signed_at =
+        OffsetDateTime::from_unix_timestamp(input.unix_seconds.rem_euclid(LAST_SECOND + 1))
+            .expect("a time within years 1970 to 9999")
+            .replace_nanosecond(input.nanoseconds % 1_000_000_000)
+            .expect("a valid nanosecond");
+
     let request = ObjectRequest {
         method,
         key: &input.key,
@@ -109,11 +142,10 @@ fuzz_target!(|input: Input| {
     let presigned = bucket
         .presign(&signer, &request, signed_at, expires)
         .expect("a valid expiry");
+    assert_eq!(presigned.expires_at, expiry(signed_at, expires));
 
     let url = &presigned.request.url;
-    let rest = url.split_once("://").expect("absolute URL").1;
-    let (authority, target) = rest.split_at(rest.find('/').expect("a path"));
-    let (path, query) = target.split_once('?').expect("a query");
+    let (authority, path, query) = split(url);
     let mut sent = vec![("host", authority)];
     sent.extend(
         presigned
@@ -129,7 +161,51 @@ fuzz_target!(|input: Input| {
         headers: &sent,
         payload_hash: UNSIGNED_PAYLOAD,
     };
-    let at = signed_at + Duration::seconds(i64::from(expires));
-    let verified = verify_presigned(&received, at, VerifyOptions::default(), |_| Some(&signer));
-    assert!(verified.is_ok(), "{url}\n{headers:?}\n{verified:?}");
-});
+    let verify_at =
+        |now| verify_presigned(&received, now, VerifyOptions::default(), |_| Some(&signer));
+
+    let scope_is_split = input.access_key_id.contains('/') || input.region.contains('/');
+    let repeats_an_auth_param = input
+        .query
+        .iter()
+        .take(8)
+        .any(|(name, _)| AUTH_PARAMS.contains(&name.as_str()));
+    if scope_is_split || repeats_an_auth_param {
+        let refused = verify_at(signed_at).expect_err("a malformed query is refused");
+        assert_eq!(refused.kind(), VerifyErrorKind::MalformedQuery, "{url}");
+        return;
+    }
+
+    let verified = match verify_at(signed_at) {
+        Ok(verified) => verified,
+        Err(e) => panic!("{e}\nurl: {url}\nheaders: {sent:?}\n{:#?}", e.trace()),
+    };
+    assert_eq!(verified.access_key_id, input.access_key_id);
+    let mut signed: Vec<String> = headers
+        .iter()
+        .map(|(name, _)| name.to_ascii_lowercase())
+        .chain(["host".to_owned()])
+        .collect();
+    signed.sort();
+    signed.dedup();
+    assert_eq!(verified.signed_headers, signed);
+
+    // X-Amz-Date has whole seconds: the URL dies up to a second before the
+    // `expires_at` of `Bucket::presign`, which keeps the nanoseconds.
+    let whole_second = signed_at.replace_nanosecond(0).expect("zero is valid");
+    let expires_at = verified.expires_at;
+    assert_eq!(expires_at, expiry(whole_second, expires));
+    assert!(verify_at(expires_at).is_ok(), "valid to its end: {url}");
+    if let Some(late) = expires_at.checked_add(Duration::seconds(1)) {
+        let refused = verify_at(late).expect_err("expired");
+        assert_eq!(refused.kind(), VerifyErrorKind::Expired, "{url}");
+    }
+}
+
+/// `(authority, path, query)` of a presigned URL, as a server receives them.
+fn split(url: &str) -> (&str, &str, &str) {
+    let rest = url.split_once("://").expect("an absolute URL").1;
+    let (authority, target) = rest.split_at(rest.find('/').expect("a path"));
+    let (path, query) = target.split_once('?').expect("a query");
+    (authority, path, query)
+}
