@@ -305,3 +305,17 @@ fn signing_at_the_end_of_time_does_not_panic() {
         datetime!(9999-12-31 23:59:59.999_999_999 UTC)
     );
 }
+
+#[test]
+fn expires_at_counts_from_the_whole_second_written_in_x_amz_date() {
+    let s = signer();
+    let b = bucket(
+        "https://s3.eu-west-1.amazonaws.com",
+        AddressingStyle::VirtualHosted,
+    );
+    let signed_at = T + time::Duration::milliseconds(900);
+    let presigned = b
+        .presign(&s, &ObjectRequest::new("GET", "k"), signed_at, 60)
+        .unwrap();
+    assert_eq!(presigned.expires_at, T + time::Duration::seconds(60));
+}

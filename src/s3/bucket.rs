@@ -6,8 +6,8 @@
 
 use super::endpoint::Endpoint;
 use crate::sigv4::{
-    canonical, encode, expiry, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace,
-    UNSIGNED_PAYLOAD,
+    canonical, encode, expiry, payload_hash, AmzDate, InvalidExpiry, Request, Signer,
+    SigningOptions, Trace, UNSIGNED_PAYLOAD,
 };
 use std::fmt;
 use time::OffsetDateTime;
@@ -249,7 +249,8 @@ impl Bucket {
                 headers: owned(request.headers),
                 trace,
             },
-            expires_at: expiry(time, expires),
+            // From the signing time as written in X-Amz-Date: whole seconds.
+            expires_at: expiry(AmzDate::new(time).time(), expires),
         })
     }
 
