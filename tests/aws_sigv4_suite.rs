@@ -5,7 +5,7 @@
 
 use presign::sigv4::{
     payload_hash, verify_presigned, AmzDate, Credentials, Received, Request, Signer,
-    SigningOptions, VerifyOptions,
+    SigningOptions, Trace, VerifyOptions,
 };
 use serde_json::Value;
 use std::fs;
@@ -114,6 +114,33 @@ impl Case {
         read(&self.dir, file)
     }
 
+    /// Compares our canonical request, string to sign, signature and signed
+    /// request with the published `<mode>-*.txt` files, byte for byte.
+    fn compare(
+        &self,
+        mode: &str,
+        trace: &Trace,
+        signature: &str,
+        rendered: String,
+        failures: &mut Vec<String>,
+    ) {
+        let checks = [
+            ("canonical-request", trace.canonical_request.as_str()),
+            ("string-to-sign", trace.string_to_sign.as_str()),
+            ("signature", signature),
+            ("signed-request", rendered.as_str()),
+        ];
+        for (what, ours) in checks {
+            let theirs = self.expected(&format!("{mode}-{what}.txt"));
+            if ours != theirs {
+                failures.push(format!(
+                    "{} ({mode} {what}):\n--- ours\n{ours}\n--- published\n{theirs}",
+                    self.name
+                ));
+            }
+        }
+    }
+
     /// Request line, headers, a blank line, the body: the layout of
     /// `*-signed-request.txt`.
     fn render(&self, target: &str, extra_headers: &[(&str, String)]) -> String {
@@ -168,36 +195,9 @@ fn header_mode_matches_every_case() {
         let signed = case
             .signer()
             .sign_headers(&request, case.time(), case.options());
-        let checks = [
-            (
-                "canonical request",
-                signed.trace.canonical_request.clone(),
-                case.expected("header-canonical-request.txt"),
-            ),
-            (
-                "string to sign",
-                signed.trace.string_to_sign.clone(),
-                case.expected("header-string-to-sign.txt"),
-            ),
-            (
-                "signature",
-                signed.signature.clone(),
-                case.expected("header-signature.txt"),
-            ),
-            (
-                "signed request",
-                case.render(&case.request_line_target, &signed.headers),
-                case.expected("header-signed-request.txt"),
-            ),
-        ];
-        for (what, ours, theirs) in checks {
-            if ours != theirs {
-                failures.push(format!(
-                    "{} ({what}):\n--- ours\n{ours}\n--- published\n{theirs}",
-                    case.name
-                ));
-            }
-        }
+        let trace = &signed.trace;
+        let rendered = case.render(&case.request_line_target, &signed.headers);
+        case.compare("header", trace, &signed.signature, rendered, &mut failures);
     }
     assert!(
         failures.is_empty(),
@@ -243,36 +243,14 @@ fn query_mode_matches_every_case_and_verifies() {
         let auth: Vec<String> = params.iter().map(|(n, v)| format!("{n}={v}")).collect();
         let separator = if query.is_empty() { '?' } else { '&' };
         let target = format!("{}{separator}{}", case.request_line_target, auth.join("&"));
-        let checks = [
-            (
-                "canonical request",
-                presigned.trace.canonical_request.clone(),
-                case.expected("query-canonical-request.txt"),
-            ),
-            (
-                "string to sign",
-                presigned.trace.string_to_sign.clone(),
-                case.expected("query-string-to-sign.txt"),
-            ),
-            (
-                "signature",
-                presigned.signature.clone(),
-                case.expected("query-signature.txt"),
-            ),
-            (
-                "signed request",
-                case.render(&target, &[]),
-                case.expected("query-signed-request.txt"),
-            ),
-        ];
-        for (what, ours, theirs) in checks {
-            if ours != theirs {
-                failures.push(format!(
-                    "{} ({what}):\n--- ours\n{ours}\n--- published\n{theirs}",
-                    case.name
-                ));
-            }
-        }
+        let rendered = case.render(&target, &[]);
+        case.compare(
+            "query",
+            &presigned.trace,
+            &presigned.signature,
+            rendered,
+            &mut failures,
+        );
 
         // The published presigned request, read back by our verifier.
         let published = case.expected("query-signed-request.txt");
