@@ -216,13 +216,7 @@ fn a_cut_connection_leaves_no_partial_object() {
         OffsetDateTime::now_utc(),
         server::SECRET,
     );
-    let (authority, target) = http::split_url(&url);
-    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
-    write!(
-        stream,
-        "PUT {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: image/png\r\nIf-None-Match: *\r\nContent-Length: 100000\r\n\r\n"
-    )
-    .unwrap();
+    let mut stream = server::start_put(s.addr, &url, 100_000);
     stream.write_all(&[1u8; 40_000]).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     drop(stream);
@@ -235,15 +229,7 @@ fn a_cut_connection_leaves_no_partial_object() {
     assert!(s.files().is_empty(), "{:?}", s.files());
 
     // And a body that ends early on a live connection is IncompleteBody.
-    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "PUT {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: image/png\r\nIf-None-Match: *\r\nContent-Length: 100000\r\n\r\n"
-    )
-    .unwrap();
+    let mut stream = server::start_put(s.addr, &url, 100_000);
     stream.write_all(&[1u8; 10]).unwrap();
     stream.shutdown(std::net::Shutdown::Write).unwrap();
     let mut response = String::new();

@@ -352,16 +352,8 @@ fn shutdown_lets_an_in_flight_upload_finish() {
     let s = TestServer::start(&[]);
     let r = post_form(&s, "filename=a.png&type=image%2Fpng&size=8", &[]);
     let body = json(&r);
-    let (authority, target) = http::split_url(body["url"].as_str().unwrap());
-    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "PUT {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: image/png\r\nIf-None-Match: *\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhalf"
-    )
-    .unwrap();
+    let mut stream = server::start_put(s.addr, body["url"].as_str().unwrap(), 8);
+    stream.write_all(b"half").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let key = body["key"].as_str().unwrap().to_owned();
     let dir = s.dir.clone();

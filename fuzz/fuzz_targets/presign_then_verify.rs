@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest};
 use presign::sigv4::{
     expiry, verify_presigned, Credentials, Received, Signer, VerifyErrorKind, VerifyOptions,
-    MAX_EXPIRES, UNSIGNED_PAYLOAD,
+    AUTH_PARAMETERS, MAX_EXPIRES, UNSIGNED_PAYLOAD,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -32,16 +32,6 @@ const ENDPOINTS: [&str; 4] = [
 /// DNS-safe, dotted (virtual-hosted over http only) and not DNS-safe
 /// (always path style).
 const BUCKETS: [&str; 4] = ["b", "my-bucket", "my.dotted.bucket", "Not_DNS_Safe"];
-
-/// The names `PresignedParams::parse` looks for.
-const AUTH_PARAMS: [&str; 6] = [
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Date",
-    "X-Amz-Expires",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Signature",
-];
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -169,7 +159,7 @@ fn check(input: &Input) {
         .query
         .iter()
         .take(8)
-        .any(|(name, _)| AUTH_PARAMS.contains(&name.as_str()));
+        .any(|(name, _)| AUTH_PARAMETERS.contains(&name.as_str()));
     if scope_is_split || repeats_an_auth_param {
         let refused = verify_at(signed_at).expect_err("a malformed query is refused");
         assert_eq!(refused.kind(), VerifyErrorKind::MalformedQuery, "{url}");

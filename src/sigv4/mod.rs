@@ -49,5 +49,5 @@ pub use sign::{
 };
 pub use verify::{
     verify_presigned, PresignedParams, Received, Verified, VerifyError, VerifyErrorKind,
-    VerifyOptions,
+    VerifyOptions, AUTH_PARAMETERS,
 };

@@ -48,7 +48,8 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// The query string as sent, without `?`; may be empty.
     pub query: &'a str,
-    /// The headers to sign, `host` among them. Names in any case.
+    /// The headers to sign, `host` among them; when verifying, every header
+    /// received (only the signed ones are read). Names in any case.
     pub headers: &'a [(&'a str, &'a str)],
     /// Hex SHA-256 of the body, or [`UNSIGNED_PAYLOAD`].
     pub payload_hash: &'a str,

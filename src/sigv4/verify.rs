@@ -7,27 +7,27 @@ use super::amz_date::AmzDate;
 use super::canonical;
 use super::encode;
 use super::sign::{
-    canonical_request, expiry, string_to_sign, Signer, SigningOptions, Trace, ALGORITHM,
+    canonical_request, expiry, string_to_sign, Request, Signer, SigningOptions, Trace, ALGORITHM,
     MAX_EXPIRES,
 };
 use hmac::Mac;
 use std::fmt;
 use time::{Duration, OffsetDateTime};
 
-/// A request as a server received it.
-#[derive(Debug, Clone, Copy)]
-pub struct Received<'a> {
-    /// The method.
-    pub method: &'a str,
-    /// The path exactly as received, still percent-encoded.
-    pub path: &'a str,
-    /// The query string exactly as received, without `?`.
-    pub query: &'a str,
-    /// All request headers (only the signed ones are read).
-    pub headers: &'a [(&'a str, &'a str)],
-    /// What the signer hashed as payload: [`super::UNSIGNED_PAYLOAD`] for S3.
-    pub payload_hash: &'a str,
-}
+/// A request as a server received it: the same fields as a request to
+/// sign, with the path and query exactly as they came off the wire and all
+/// headers (only the signed ones are read).
+pub type Received<'a> = Request<'a>;
+
+/// The query parameters a presigned request must carry, each once.
+pub const AUTH_PARAMETERS: [&str; 6] = [
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+];
 
 /// What a valid presigned request was signed for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,17 +151,9 @@ pub struct PresignedParams {
 impl PresignedParams {
     /// Reads and checks the form of the `X-Amz-*` parameters of `query`.
     pub fn parse(query: &str) -> Result<Self, VerifyError> {
-        const NAMES: [&str; 6] = [
-            "X-Amz-Algorithm",
-            "X-Amz-Credential",
-            "X-Amz-Date",
-            "X-Amz-Expires",
-            "X-Amz-SignedHeaders",
-            "X-Amz-Signature",
-        ];
         let mut found: [Option<String>; 6] = Default::default();
         for (name, value) in canonical::query_pairs(query) {
-            if let Some(i) = NAMES.iter().position(|n| *n == name) {
+            if let Some(i) = AUTH_PARAMETERS.iter().position(|n| *n == name) {
                 if found[i].is_some() {
                     return Err(malformed(format!("{name} is given more than once.")));
                 }
