@@ -54,7 +54,7 @@ fn presign(c: &mut Criterion) {
         b.iter(|| bucket.presign(&signer, black_box(&put), black_box(now), 300))
     });
 
-    let url = first.request.url;
+    let url = first.url;
     let rest = url.split_once("://").expect("absolute URL").1;
     let (authority, target) = rest.split_at(rest.find('/').expect("path"));
     let (path, query) = target.split_once('?').expect("query");

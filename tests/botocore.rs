@@ -75,14 +75,11 @@ impl Case {
             query: &query,
             headers: &self.headers,
         };
-        let presigned = self
+        let (presigned, trace) = self
             .bucket()
-            .presign(&self.signer(), &request, self.time(), self.expires)
+            .presign_traced(&self.signer(), &request, self.time(), self.expires)
             .unwrap();
-        (
-            presigned.request.url,
-            presigned.request.trace.canonical_request,
-        )
+        (presigned.url, trace.canonical_request)
     }
 
     /// The JSON input for botocore, with the addressing style we resolved

@@ -81,8 +81,12 @@ fn sign(key: &str, header_values: &[String], query: &[(String, String)]) -> Sign
     let presigned = bucket.presign(&signer, &request, T, 600).unwrap();
     Signed {
         signer,
-        url: presigned.request.url,
-        headers: presigned.request.headers,
+        url: presigned.url,
+        headers: presigned
+            .headers
+            .iter()
+            .map(|&(n, v)| (n.to_owned(), v.to_owned()))
+            .collect(),
     }
 }
 

@@ -180,13 +180,7 @@ fn send_signed(
 
 /// Sends a presigned request with the headers it was signed with plus `extra`.
 fn send_presigned(presigned: &PresignedRequest, extra: &[(&str, &str)], body: &[u8]) -> Response {
-    send_url(
-        &presigned.request.method,
-        &presigned.request.url,
-        presigned,
-        extra,
-        body,
-    )
+    send_url(presigned.method, &presigned.url, presigned, extra, body)
 }
 
 /// As [`send_presigned`], to another method or (tampered) URL.
@@ -198,22 +192,21 @@ fn send_url(
     body: &[u8],
 ) -> Response {
     let mut headers: Vec<(&str, &str)> = presigned
-        .request
         .headers
         .iter()
         .filter(|(n, _)| !extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(n)))
-        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .copied()
         .collect();
     headers.extend_from_slice(extra);
     http::send(&server().connect, method, url, &headers, body)
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 
-fn presign(
+fn presign<'a>(
     bucket: &Bucket,
     credentials: &Credentials,
-    request: &ObjectRequest<'_>,
-) -> PresignedRequest {
+    request: &ObjectRequest<'a>,
+) -> PresignedRequest<'a> {
     bucket
         .presign(&signer(credentials), request, now(), 300)
         .unwrap()
@@ -321,22 +314,25 @@ fn round_trip_all(bucket: &Bucket, credentials: &Credentials, tag: &str) -> Vec<
         } else {
             &[]
         };
-        let put = presign(
-            bucket,
-            credentials,
-            &ObjectRequest {
-                headers: put_headers,
-                ..ObjectRequest::new("PUT", key)
-            },
-        );
+        let (put, trace) = bucket
+            .presign_traced(
+                &signer(credentials),
+                &ObjectRequest {
+                    headers: put_headers,
+                    ..ObjectRequest::new("PUT", key)
+                },
+                now(),
+                300,
+            )
+            .unwrap();
         let response = send_presigned(&put, &[], &body);
         if response.status != 200 {
             failures.push(format!(
                 "PUT {key:?}: {} {:?}\n  url: {}\n  canonical request:\n{}\n",
                 response.status,
                 response.s3_code(),
-                put.request.url,
-                put.request.trace.canonical_request
+                put.url,
+                trace.canonical_request
             ));
             continue;
         }
@@ -354,7 +350,7 @@ fn round_trip_all(bucket: &Bucket, credentials: &Credentials, tag: &str) -> Vec<
                 },
                 response.body.len(),
                 body.len(),
-                get.request.url
+                get.url
             ));
         }
     }
@@ -577,7 +573,7 @@ fn tampered_urls_are_refused() {
     let user = &server().user;
     let key = refused_key("tampered");
     let put = presign(bucket, user, &ObjectRequest::new("PUT", &key));
-    let url = &put.request.url;
+    let url = &put.url;
 
     let signature = param(url, "X-Amz-Signature");
     let last = signature.chars().last().unwrap();
@@ -657,7 +653,7 @@ fn wrong_method_is_refused() {
     let bucket = shared_bucket();
     let key = refused_key("method");
     let get = presign(bucket, &server().user, &ObjectRequest::new("GET", &key));
-    let response = send_url("PUT", &get.request.url, &get, &[], b"x");
+    let response = send_url("PUT", &get.url, &get, &[], b"x");
     expect(
         &response,
         403,
@@ -726,7 +722,7 @@ fn signed_content_type_is_enforced() {
         let response = send_presigned(&put, extra, b"png?");
         expect(&response, 403, Some("SignatureDoesNotMatch"), what);
     }
-    let no_type = http::send(&server().connect, "PUT", &put.request.url, &[], b"png?").unwrap();
+    let no_type = http::send(&server().connect, "PUT", &put.url, &[], b"png?").unwrap();
     expect(
         &no_type,
         403,
@@ -852,11 +848,7 @@ fn session_token_credentials() {
     let token = temporary.session_token().unwrap().to_owned();
     let key = "session/token object";
     let put = presign(bucket, &temporary, &ObjectRequest::new("PUT", key));
-    assert!(
-        put.request.url.contains("X-Amz-Security-Token="),
-        "{}",
-        put.request.url
-    );
+    assert!(put.url.contains("X-Amz-Security-Token="), "{}", put.url);
     expect(
         &send_presigned(&put, &[], b"temporary"),
         200,
@@ -868,7 +860,7 @@ fn session_token_credentials() {
     expect(&response, 200, None, "GET with a session token");
     assert_eq!(response.body, b"temporary");
 
-    let url = &get.request.url;
+    let url = &get.url;
     let encoded = param(url, "X-Amz-Security-Token");
     let mut altered = encoded.to_owned();
     let flip = altered.len() - 3; // inside the JWT's signature part
@@ -898,12 +890,12 @@ fn session_token_credentials() {
         ("token dropped", dropped, "InvalidAccessKeyId"),
         (
             "temporary key signed without its token",
-            without_token.request.url,
+            without_token.url,
             "InvalidAccessKeyId",
         ),
         (
             "wrong secret with the right token",
-            wrong_secret.request.url,
+            wrong_secret.url,
             "SignatureDoesNotMatch",
         ),
     ] {
@@ -943,8 +935,8 @@ fn browser_style_upload_as_the_api_signs_it() {
         ("Content-Length", length.as_str()),
     ];
     let send = || {
-        http::send(&server().connect, "PUT", &put.request.url, &browser, body)
-            .unwrap_or_else(|e| panic!("PUT {}: {e}", put.request.url))
+        http::send(&server().connect, "PUT", &put.url, &browser, body)
+            .unwrap_or_else(|e| panic!("PUT {}: {e}", put.url))
     };
     let response = send();
     expect(&response, 200, None, "browser-style PUT");

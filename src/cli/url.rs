@@ -88,14 +88,14 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
         query: &query,
         headers: &headers,
     };
-    let presigned = bucket
-        .presign(&signer, &request, time, expires)
+    let (presigned, trace) = bucket
+        .presign_traced(&signer, &request, time, expires)
         .map_err(|e| CliError(format!("--expires: {e}")))?;
     if args.flag("verbose") {
         eprintln!(
             "canonical request:\n{}\n\nstring to sign:\n{}\n",
-            presigned.request.trace.canonical_request, presigned.request.trace.string_to_sign
+            trace.canonical_request, trace.string_to_sign
         );
     }
-    Ok(presigned.request.url)
+    Ok(presigned.url)
 }

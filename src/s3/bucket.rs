@@ -6,8 +6,8 @@
 
 use super::endpoint::Endpoint;
 use crate::sigv4::{
-    canonical, encode, expiry, payload_hash, AmzDate, InvalidExpiry, Request, Signer,
-    SigningOptions, Trace, UNSIGNED_PAYLOAD,
+    canonical, encode, expiry, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace,
+    UNSIGNED_PAYLOAD,
 };
 use std::fmt;
 use time::OffsetDateTime;
@@ -88,11 +88,17 @@ pub struct SignedRequest {
     pub trace: Trace,
 }
 
-/// A presigned request and when it stops working.
+/// A presigned request and when it stops working. Method and headers are
+/// the ones of the [`ObjectRequest`] it was made from.
 #[derive(Debug, Clone)]
-pub struct PresignedRequest {
-    /// Method, URL and the headers the final request must carry.
-    pub request: SignedRequest,
+pub struct PresignedRequest<'a> {
+    /// The method to use.
+    pub method: &'a str,
+    /// The full URL, with its signature.
+    pub url: String,
+    /// Headers the request must carry with exactly these values, besides
+    /// `Host` (the URL's authority).
+    pub headers: &'a [(&'a str, &'a str)],
     /// The end of the URL's validity.
     pub expires_at: OffsetDateTime,
 }
@@ -201,13 +207,39 @@ impl Bucket {
     }
 
     /// Presigns `request` at `time` for `expires` seconds (1..=604800).
-    pub fn presign(
+    pub fn presign<'a>(
         &self,
         signer: &Signer,
-        request: &ObjectRequest<'_>,
+        request: &ObjectRequest<'a>,
         time: OffsetDateTime,
         expires: u32,
-    ) -> Result<PresignedRequest, InvalidExpiry> {
+    ) -> Result<PresignedRequest<'a>, InvalidExpiry> {
+        self.presign_with(signer, request, time, expires, None)
+    }
+
+    /// [`Bucket::presign`], and how the signature was computed: what to
+    /// compare with the `CanonicalRequest` and `StringToSign` of an S3
+    /// `SignatureDoesNotMatch` answer.
+    pub fn presign_traced<'a>(
+        &self,
+        signer: &Signer,
+        request: &ObjectRequest<'a>,
+        time: OffsetDateTime,
+        expires: u32,
+    ) -> Result<(PresignedRequest<'a>, Trace), InvalidExpiry> {
+        let mut trace = Trace::default();
+        let presigned = self.presign_with(signer, request, time, expires, Some(&mut trace))?;
+        Ok((presigned, trace))
+    }
+
+    fn presign_with<'a>(
+        &self,
+        signer: &Signer,
+        request: &ObjectRequest<'a>,
+        time: OffsetDateTime,
+        expires: u32,
+        trace: Option<&mut Trace>,
+    ) -> Result<PresignedRequest<'a>, InvalidExpiry> {
         let path = self.path(request.key);
         let query = encode_query(request.query);
         // Host first, then the request's headers: on the stack when they
@@ -241,16 +273,25 @@ impl Bucket {
             url.push_str(&query);
             url.push('&');
         }
-        let trace = signer.presign_into(&mut url, &signable, time, expires, SigningOptions::S3)?;
+        // S3 decodes the path and encodes it once: for a canonical base
+        // path, the bucket and the key encoded once, that is the path itself.
+        let uri = &path;
+        debug_assert_eq!(canonical::uri(&path, false, false), *uri);
+        let signed_at = signer.presign_into(
+            &mut url,
+            &signable,
+            uri,
+            time,
+            expires,
+            SigningOptions::S3,
+            trace,
+        )?;
         Ok(PresignedRequest {
-            request: SignedRequest {
-                method: request.method.to_owned(),
-                url,
-                headers: owned(request.headers),
-                trace,
-            },
+            method: request.method,
+            url,
+            headers: request.headers,
             // From the signing time as written in X-Amz-Date: whole seconds.
-            expires_at: expiry(AmzDate::new(time).time(), expires),
+            expires_at: expiry(signed_at.time(), expires),
         })
     }
 

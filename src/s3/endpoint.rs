@@ -1,5 +1,6 @@
 //! Where an S3 API lives: `http(s)://host[:port][/base/path]`.
 
+use crate::sigv4::canonical;
 use std::fmt;
 
 /// An S3 service endpoint, without any bucket in it.
@@ -82,7 +83,11 @@ impl Endpoint {
             https,
             host: host.to_ascii_lowercase(),
             port: port.filter(|&p| p != default_port),
-            base_path: path.trim_end_matches('/').to_owned(),
+            // In canonical form, as S3 will read it: then a URL's path is
+            // its own canonical URI, and presigning need not work it out.
+            base_path: canonical::uri(path.trim_end_matches('/'), false, false)
+                .trim_end_matches('/')
+                .to_owned(),
         })
     }
 
@@ -173,6 +178,12 @@ mod tests {
             ("[::1]", Some(8333), "/s3")
         );
         assert!(e.is_ip());
+    }
+
+    #[test]
+    fn base_paths_are_kept_in_canonical_form() {
+        let e = Endpoint::parse("http://h/a b!/x%2Fy/~z/").unwrap();
+        assert_eq!(e.base_path(), "/a%20b%21/x/y/~z");
     }
 
     #[test]

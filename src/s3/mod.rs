@@ -14,8 +14,8 @@
 //! let bucket = Bucket::new(Endpoint::parse("https://s3.amazonaws.com").unwrap(),
 //!     "examplebucket", "us-east-1", AddressingStyle::VirtualHosted).unwrap();
 //! let get = ObjectRequest::new("GET", "test.txt");
-//! let url = bucket.presign(&signer, &get, datetime!(2013-05-24 0:00 UTC), 86400).unwrap();
-//! assert_eq!(url.request.url, "https://examplebucket.s3.amazonaws.com/test.txt\
+//! let presigned = bucket.presign(&signer, &get, datetime!(2013-05-24 0:00 UTC), 86400).unwrap();
+//! assert_eq!(presigned.url, "https://examplebucket.s3.amazonaws.com/test.txt\
 //!     ?X-Amz-Algorithm=AWS4-HMAC-SHA256\
 //!     &X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request\
 //!     &X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\

@@ -48,7 +48,8 @@ async fn create(
     state: &State,
     client: IpAddr,
 ) -> Result<Response<Body>, Response<Body>> {
-    let headers = request.headers();
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     if let Some(token) = &state.config.api_token {
         let given = headers
             .get(AUTHORIZATION)
@@ -66,11 +67,8 @@ async fn create(
             return Err(response);
         }
     }
-    let host = headers
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    check_origin(state, headers, host.as_deref())?;
+    let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+    check_origin(state, headers, host)?;
     if let Err(wait) = state.limiter.check(client, Instant::now()) {
         let mut response = json_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -112,7 +110,7 @@ async fn create(
     if declared.is_some_and(|len| len > MAX_FORM_BYTES as u64) {
         return Err(too_large());
     }
-    let body = Limited::new(request.into_body(), MAX_FORM_BYTES)
+    let body = Limited::new(body, MAX_FORM_BYTES)
         .collect()
         .await
         .map_err(|_| too_large())?
@@ -131,8 +129,8 @@ async fn create(
             "The field 'filename' is longer than 1024 characters.",
         ));
     }
-    let content_type = field("type")?.to_ascii_lowercase();
-    if !is_media_type(&content_type) {
+    let content_type = field("type")?;
+    if !is_media_type(content_type) {
         return Err(bad_request(
             "The field 'type' must be a media type such as image/png.",
         ));
@@ -141,16 +139,22 @@ async fn create(
         .parse()
         .map_err(|_| bad_request("The field 'size' must be the file's size in bytes."))?;
     let policy = &state.config.policy;
-    if !policy.allowed_types.contains(&content_type) {
+    // The policy's own spelling, which is lower case.
+    let Some(content_type) = policy
+        .allowed_types
+        .iter()
+        .find(|t| t.eq_ignore_ascii_case(content_type))
+    else {
         return Err(json_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "type_not_allowed",
             &format!(
-                "{content_type} files are not allowed; allowed: {}.",
+                "{} files are not allowed; allowed: {}.",
+                content_type.to_ascii_lowercase(),
                 policy.allowed_types.join(", ")
             ),
         ));
-    }
+    };
     if size > policy.max_bytes {
         return Err(json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -164,7 +168,7 @@ async fn create(
     if size == 0 {
         return Err(bad_request("The file is empty."));
     }
-    presign(state, host.as_deref(), &content_type, size)
+    presign(state, host, content_type, size)
 }
 
 fn presign(
@@ -180,13 +184,13 @@ fn presign(
     let now = OffsetDateTime::now_utc();
     let key = state.keys.key(policy, content_type, now);
     let length = size.to_string();
-    let mut signed: Vec<(&str, &str)> =
-        vec![("content-type", content_type), ("content-length", &length)];
-    if policy.if_none_match {
-        signed.push(("if-none-match", "*"));
-    }
+    let signed = [
+        ("content-type", content_type),
+        ("content-length", length.as_str()),
+        ("if-none-match", "*"),
+    ];
     let put = ObjectRequest {
-        headers: &signed,
+        headers: &signed[..if policy.if_none_match { 3 } else { 2 }],
         ..ObjectRequest::new("PUT", &key)
     };
     let server_fault = |_| {
@@ -208,19 +212,17 @@ fn presign(
         )
         .map_err(server_fault)?;
 
-    let mut body =
-        String::with_capacity(256 + key.len() + upload.request.url.len() + view.request.url.len());
+    let mut body = String::with_capacity(256 + key.len() + upload.url.len() + view.url.len());
     body.push_str("{\"key\":");
     push_json_string(&mut body, &key);
     body.push_str(",\"method\":\"PUT\",\"url\":");
-    push_json_url(&mut body, &upload.request.url);
+    push_json_url(&mut body, &upload.url);
     body.push_str(",\"headers\":{");
     // The browser sets Content-Length itself and refuses to be told.
     let client_headers = upload
-        .request
         .headers
         .iter()
-        .filter(|(name, _)| name != "content-length");
+        .filter(|(name, _)| *name != "content-length");
     for (i, (name, value)) in client_headers.enumerate() {
         if i > 0 {
             body.push(',');
@@ -232,7 +234,7 @@ fn presign(
     body.push_str("},\"expiresAt\":\"");
     push_rfc3339(&mut body, upload.expires_at);
     body.push_str("\",\"viewUrl\":");
-    push_json_url(&mut body, &view.request.url);
+    push_json_url(&mut body, &view.url);
     body.push('}');
     let mut response = respond(StatusCode::CREATED, "application/json", body);
     response

@@ -32,11 +32,12 @@ pub fn respond(
     body: impl Into<Bytes>,
 ) -> Response<Body> {
     let body = body.into();
-    let mut response = Response::new(full(body.clone()));
+    let length = HeaderValue::from(body.len());
+    let mut response = Response::new(full(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers.insert(CONTENT_LENGTH, length);
     response
 }
 

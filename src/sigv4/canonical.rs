@@ -136,35 +136,43 @@ impl Headers {
 /// inner runs of white space (folded lines included) squeezed to one space;
 /// repeated headers joined with `,` in the order they appear.
 pub fn headers(headers: &[(&str, &str)]) -> Headers {
-    // Requests sign a handful of headers: sort them without an allocation.
-    let mut on_stack: [(Cow<'_, str>, &str); 8] = Default::default();
-    let mut on_heap = Vec::new();
-    let lowered = if headers.len() <= on_stack.len() {
-        &mut on_stack[..headers.len()]
-    } else {
-        on_heap.resize(headers.len(), Default::default());
-        &mut on_heap[..]
-    };
-    for (slot, &(name, value)) in lowered.iter_mut().zip(headers) {
-        *slot = (lower(name), value);
+    // Requests sign a handful of headers, usually named in lower case
+    // already: sort them without an allocation or a copy of a name.
+    let lower_case = headers
+        .iter()
+        .all(|(name, _)| !name.bytes().any(|b| b.is_ascii_uppercase()));
+    if lower_case && headers.len() <= 8 {
+        let mut sorted = [("", ""); 8];
+        let sorted = &mut sorted[..headers.len()];
+        sorted.copy_from_slice(headers);
+        // Stable, so repeated headers keep their order of appearance.
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        return sorted_headers(sorted);
     }
-    // Stable, so repeated headers keep their order of appearance.
+    let mut lowered: Vec<(Cow<'_, str>, &str)> = headers
+        .iter()
+        .map(|&(name, value)| (lower(name), value))
+        .collect();
     lowered.sort_by(|a, b| a.0.cmp(&b.0));
-    let lowered = &*lowered;
+    sorted_headers(&lowered)
+}
 
+/// [`headers`] of headers with lower-case names, sorted by name.
+fn sorted_headers<N: AsRef<str>>(sorted: &[(N, &str)]) -> Headers {
     let mut text = String::with_capacity(
-        lowered
+        sorted
             .iter()
-            .map(|(n, v)| 2 * n.len() + v.len() + 3)
+            .map(|(n, v)| 2 * n.as_ref().len() + v.len() + 3)
             .sum::<usize>()
             + 1,
     );
-    for (i, (name, value)) in lowered.iter().enumerate() {
-        if i > 0 && lowered[i - 1].0 == *name {
+    let repeated = |i: usize| i > 0 && sorted[i - 1].0.as_ref() == sorted[i].0.as_ref();
+    for (i, (name, value)) in sorted.iter().enumerate() {
+        if repeated(i) {
             text.pop(); // the '\n' of the previous value of this header
             text.push(',');
         } else {
-            text.push_str(name);
+            text.push_str(name.as_ref());
             text.push(':');
         }
         push_squeezed(&mut text, value);
@@ -172,14 +180,14 @@ pub fn headers(headers: &[(&str, &str)]) -> Headers {
     }
     text.push('\n');
     let signed_at = text.len();
-    for (i, (name, _)) in lowered.iter().enumerate() {
-        if i > 0 && lowered[i - 1].0 == *name {
+    for (i, (name, _)) in sorted.iter().enumerate() {
+        if repeated(i) {
             continue;
         }
         if i > 0 {
             text.push(';');
         }
-        text.push_str(name);
+        text.push_str(name.as_ref());
     }
     Headers { text, signed_at }
 }

@@ -5,11 +5,13 @@ use super::amz_date::AmzDate;
 use super::auth_query::AuthQuery;
 use super::canonical;
 use super::credentials::Credentials;
-use super::key::KeyCache;
+use super::key::{HmacSha256, KeyCache};
 use hmac::Mac;
-use sha2::{Digest, Sha256};
+use sha2::digest::Update;
+use sha2::{Digest as _, Sha256};
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use time::OffsetDateTime;
 
 /// The only algorithm this crate speaks.
@@ -87,7 +89,7 @@ impl SigningOptions {
 }
 
 /// The intermediate strings of one signature, for debugging a mismatch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trace {
     /// Step 1: the canonical request.
     pub canonical_request: String,
@@ -152,6 +154,10 @@ pub struct Signer {
     region: String,
     service: String,
     keys: KeyCache,
+    /// The signing key's HMAC state with the lines of the string to sign
+    /// before the hash already absorbed, for the latest `X-Amz-Date`: the
+    /// URLs signed within one second share them.
+    head_absorbed: Mutex<Option<([u8; 16], HmacSha256)>>,
     auth_query: AuthQuery,
 }
 
@@ -170,6 +176,7 @@ impl Signer {
             region,
             service,
             keys: KeyCache::default(),
+            head_absorbed: Mutex::default(),
         }
     }
 
@@ -243,7 +250,21 @@ impl Signer {
         options: SigningOptions,
     ) -> Result<Presigned, InvalidExpiry> {
         let mut query = String::new();
-        let trace = self.presign_into(&mut query, request, time, expires, options)?;
+        let mut trace = Trace::default();
+        let uri = canonical::uri(
+            request.path,
+            options.normalize_path,
+            options.double_encode_path,
+        );
+        self.presign_into(
+            &mut query,
+            request,
+            &uri,
+            time,
+            expires,
+            options,
+            Some(&mut trace),
+        )?;
         let signature = query[query.len() - SIGNATURE_LEN..].to_owned();
         Ok(Presigned {
             query,
@@ -253,15 +274,22 @@ impl Signer {
     }
 
     /// [`Signer::presign`], appending the query to `out` (a URL up to its
-    /// `?`) rather than to a string of its own: this runs for every upload.
+    /// `?`) rather than to a string of its own, and writing the canonical
+    /// request and string to sign only into their hashes unless `trace`
+    /// asks for them too: this runs for every upload. `uri` is the
+    /// canonical URI of `request.path`, which the caller may already know.
+    /// Returns the signing time as written in `X-Amz-Date`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn presign_into(
         &self,
         out: &mut String,
         request: &Request<'_>,
+        uri: &str,
         time: OffsetDateTime,
         expires: u32,
         options: SigningOptions,
-    ) -> Result<Trace, InvalidExpiry> {
+        trace: Option<&mut Trace>,
+    ) -> Result<AmzDate, InvalidExpiry> {
         if !(1..=MAX_EXPIRES).contains(&expires) {
             return Err(InvalidExpiry(expires.into()));
         }
@@ -282,15 +310,36 @@ impl Signer {
         } else {
             Cow::Owned(canonical::query(request.query, auth, |_| false))
         };
-        let trace = self.trace_with(request, &date, &query, &headers, options);
-        let signature = self.signature_hex(&date, &trace.string_to_sign);
+        let (request_copy, string_copy) = match trace {
+            Some(Trace {
+                canonical_request,
+                string_to_sign,
+            }) => (Some(canonical_request), Some(string_to_sign)),
+            None => (None, None),
+        };
+        let mut hashed = Tee::new(Sha256::new(), request_copy);
+        write_canonical_request(
+            &mut hashed,
+            request.method,
+            uri,
+            &query,
+            &headers,
+            request.payload_hash,
+        );
+        let hash = hex_digest(&hashed.hash.finalize().into());
+        let mut mac = self.mac_after_head(&date);
+        Mac::update(&mut mac, &hash);
+        let signature = hex_digest(&mac.finalize().into_bytes().into());
+        if let Some(copy) = string_copy {
+            write_string_to_sign(copy, &date, &self.region, &self.service, &hash);
+        }
 
         if !sign_token {
             self.auth_query.push_token(out);
         }
         out.push_str("&X-Amz-Signature=");
         out.push_str(std::str::from_utf8(&signature).unwrap_or_default());
-        Ok(trace)
+        Ok(date)
     }
 
     /// `date/region/service/aws4_request`.
@@ -333,17 +382,73 @@ impl Signer {
 
     fn signature_hex(&self, date: &AmzDate, string_to_sign: &str) -> [u8; SIGNATURE_LEN] {
         let mut mac = self.mac(date);
-        mac.update(string_to_sign.as_bytes());
+        Mac::update(&mut mac, string_to_sign.as_bytes());
         hex_digest(&mac.finalize().into_bytes().into())
     }
 
-    pub(crate) fn mac(&self, date: &AmzDate) -> super::key::HmacSha256 {
+    /// [`Signer::mac`] with the string to sign's first lines already
+    /// absorbed: one SHA-256 block fewer per signature.
+    fn mac_after_head(&self, date: &AmzDate) -> HmacSha256 {
+        let at: [u8; 16] = date.as_str().as_bytes().try_into().unwrap_or_default();
+        let mut cached = self
+            .head_absorbed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &*cached {
+            Some((cached_at, mac)) if *cached_at == at => mac.clone(),
+            _ => {
+                let mut mac = Tee::new(self.mac(date), None);
+                write_string_to_sign_head(&mut mac, date, &self.region, &self.service);
+                *cached = Some((at, mac.hash.clone()));
+                mac.hash
+            }
+        }
+    }
+
+    pub(crate) fn mac(&self, date: &AmzDate) -> HmacSha256 {
         self.keys.mac_for(
             self.credentials.secret_access_key(),
             date.date(),
             &self.region,
             &self.service,
         )
+    }
+}
+
+/// Where the pieces of a canonical request or a string to sign go.
+pub(crate) trait Sink {
+    /// Appends `piece`.
+    fn put(&mut self, piece: &str);
+}
+
+impl Sink for String {
+    fn put(&mut self, piece: &str) {
+        self.push_str(piece);
+    }
+}
+
+/// Feeds a hash and, when a trace was asked for, a copy: presigning hashes
+/// the canonical request without ever holding it as one string.
+pub(crate) struct Tee<'t, H> {
+    hash: H,
+    copy: Option<&'t mut String>,
+}
+
+impl<'t, H: Update> Tee<'t, H> {
+    fn new(hash: H, copy: Option<&'t mut String>) -> Self {
+        if let Some(copy) = &copy {
+            debug_assert!(copy.is_empty());
+        }
+        Tee { hash, copy }
+    }
+}
+
+impl<H: Update> Sink for Tee<'_, H> {
+    fn put(&mut self, piece: &str) {
+        Update::update(&mut self.hash, piece.as_bytes());
+        if let Some(copy) = &mut self.copy {
+            copy.push_str(piece);
+        }
     }
 }
 
@@ -363,16 +468,31 @@ pub(crate) fn canonical_request(
             + payload_hash.len()
             + 4,
     );
-    out.push_str(method);
-    out.push('\n');
-    out.push_str(uri);
-    out.push('\n');
-    out.push_str(query);
-    out.push('\n');
-    out.push_str(headers.block_and_signed());
-    out.push('\n');
-    out.push_str(payload_hash);
+    write_canonical_request(&mut out, method, uri, query, headers, payload_hash);
     out
+}
+
+fn write_canonical_request(
+    out: &mut impl Sink,
+    method: &str,
+    uri: &str,
+    query: &str,
+    headers: &canonical::Headers,
+    payload_hash: &str,
+) {
+    for piece in [
+        method,
+        "\n",
+        uri,
+        "\n",
+        query,
+        "\n",
+        headers.block_and_signed(),
+        "\n",
+        payload_hash,
+    ] {
+        out.put(piece);
+    }
 }
 
 /// `ALGORITHM \n DATE \n SCOPE \n hex(sha256(canonical request))`, the
@@ -387,19 +507,38 @@ pub(crate) fn string_to_sign(
     let mut out = String::with_capacity(
         ALGORITHM.len() + 16 + 8 + region.len() + service.len() + 12 + 64 + 6,
     );
-    let date = date.as_str();
-    out.push_str(ALGORITHM);
-    out.push('\n');
-    out.push_str(date);
-    out.push('\n');
-    out.push_str(&date[..8]);
-    out.push('/');
-    out.push_str(region);
-    out.push('/');
-    out.push_str(service);
-    out.push_str("/aws4_request\n");
-    out.push_str(std::str::from_utf8(&hash).unwrap_or_default());
+    write_string_to_sign(&mut out, date, region, service, &hash);
     out
+}
+
+fn write_string_to_sign(
+    out: &mut impl Sink,
+    date: &AmzDate,
+    region: &str,
+    service: &str,
+    canonical_request_hash: &[u8; SIGNATURE_LEN],
+) {
+    write_string_to_sign_head(out, date, region, service);
+    out.put(std::str::from_utf8(canonical_request_hash).unwrap_or_default());
+}
+
+/// The lines of the string to sign before the canonical request's hash.
+fn write_string_to_sign_head(out: &mut impl Sink, date: &AmzDate, region: &str, service: &str) {
+    let date = date.as_str();
+    for piece in [
+        ALGORITHM,
+        "\n",
+        date,
+        "\n",
+        &date[..8],
+        "/",
+        region,
+        "/",
+        service,
+        "/aws4_request\n",
+    ] {
+        out.put(piece);
+    }
 }
 
 /// Lower-case hex digits of a SHA-256 digest or HMAC, on the stack: two per
