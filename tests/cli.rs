@@ -262,6 +262,22 @@ fn bad_arguments_are_one_line_naming_the_argument_and_exit_2() {
             "--query",
         ),
         (
+            vec!["url", "--bucket", "b", "--key", "k", "--header", "Host: x"],
+            "--header",
+        ),
+        (
+            vec![
+                "url",
+                "--bucket",
+                "b",
+                "--key",
+                "k",
+                "--query",
+                "X-Amz-Date=1",
+            ],
+            "--query",
+        ),
+        (
             vec!["url", "--bucket", "b", "--key", "k", "--bogus"],
             "--bogus",
         ),

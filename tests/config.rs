@@ -216,6 +216,28 @@ fn each_mistake_gets_one_line_saying_what_to_fix() {
             vec![("HOME", home), ("RATE_LIMIT_PER_MINUTE", "-1")],
             "RATE_LIMIT_PER_MINUTE",
         ),
+        // A '/' would split the credential scope: no URL could verify.
+        (
+            vec![("HOME", home), ("AWS_REGION", "eu/west")],
+            "AWS_REGION",
+        ),
+        (
+            vec![
+                ("HOME", home),
+                ("S3_BUCKET_NAME", "b"),
+                ("AWS_ACCESS_KEY_ID", "AK/ID"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+            ],
+            "AWS_ACCESS_KEY_ID",
+        ),
+        (
+            vec![
+                ("HOME", home),
+                ("LOCAL_BUCKET_ACCESS_KEY_ID", "AK/ID"),
+                ("LOCAL_BUCKET_SECRET_ACCESS_KEY", "s"),
+            ],
+            "LOCAL_BUCKET_ACCESS_KEY_ID",
+        ),
     ] {
         let error = Config::load(&vars(&env, None), None)
             .unwrap_err()

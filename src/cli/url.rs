@@ -2,7 +2,7 @@
 
 use super::args::{header, Args, CliError};
 use super::{credentials_from_env, parse_time};
-use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest};
+use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest, PresignError};
 use presign::sigv4::{Signer, MAX_EXPIRES};
 
 const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "DELETE", "POST"];
@@ -90,7 +90,15 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
     };
     let (presigned, trace) = bucket
         .presign_traced(&signer, &request, time, expires)
-        .map_err(|e| CliError(format!("--expires: {e}")))?;
+        .map_err(|e| {
+            let argument = match e {
+                PresignError::Expiry(_) => "--expires",
+                PresignError::Header(_) => "--header",
+                PresignError::QueryParameter(_) => "--query",
+                PresignError::Scope(_) => "--region or AWS_ACCESS_KEY_ID",
+            };
+            CliError(format!("{argument}: {e}"))
+        })?;
     if args.flag("verbose") {
         eprintln!(
             "canonical request:\n{}\n\nstring to sign:\n{}\n",

@@ -7,7 +7,7 @@
 use super::endpoint::Endpoint;
 use crate::sigv4::{
     canonical, encode, expiry, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace,
-    UNSIGNED_PAYLOAD,
+    AUTH_PARAMETERS, UNSIGNED_PAYLOAD,
 };
 use std::fmt;
 use time::OffsetDateTime;
@@ -36,6 +36,49 @@ impl fmt::Display for InvalidBucketName {
 }
 
 impl std::error::Error for InvalidBucketName {}
+
+/// Why [`Bucket::presign`] refused a request: each would make a URL that
+/// S3 refuses or reads otherwise, with an error hard to trace back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresignError {
+    /// The expiry is outside `1..=604800` seconds.
+    Expiry(InvalidExpiry),
+    /// A header that cannot be signed: `host`, which comes from the
+    /// bucket's URL, or a name that is not an HTTP token.
+    Header(String),
+    /// A query parameter named like one of the signature's own `X-Amz-*`.
+    QueryParameter(String),
+    /// An access key id, region or service with a `/`, which would split
+    /// the credential scope.
+    Scope(String),
+}
+
+impl fmt::Display for PresignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PresignError::Expiry(e) => e.fmt(f),
+            PresignError::Header(name) if name.eq_ignore_ascii_case("host") => {
+                f.write_str("the Host header comes from the bucket's URL; do not give it")
+            }
+            PresignError::Header(name) => write!(f, "header name {name:?} is not an HTTP token"),
+            PresignError::QueryParameter(name) => {
+                write!(f, "query parameter {name:?} is reserved for the signature")
+            }
+            PresignError::Scope(part) => write!(
+                f,
+                "{part:?} contains '/', which would split the credential scope"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PresignError {}
+
+impl From<InvalidExpiry> for PresignError {
+    fn from(e: InvalidExpiry) -> Self {
+        PresignError::Expiry(e)
+    }
+}
 
 /// One bucket of one S3 endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,12 +118,13 @@ impl<'a> ObjectRequest<'a> {
     }
 }
 
-/// A signed request, ready to send.
+/// A request signed with an `Authorization` header ([`Bucket::sign`]), ready
+/// to send.
 #[derive(Debug, Clone)]
 pub struct SignedRequest {
     /// The method to use.
     pub method: String,
-    /// The full URL (for a presigned request, with its signature).
+    /// The full URL.
     pub url: String,
     /// Headers the request must carry, besides `Host` (the URL's authority).
     pub headers: Vec<(String, String)>,
@@ -207,13 +251,19 @@ impl Bucket {
     }
 
     /// Presigns `request` at `time` for `expires` seconds (1..=604800).
+    ///
+    /// # Errors
+    ///
+    /// A [`PresignError`] for an expiry out of range, a `host` header or a
+    /// header name that is not an HTTP token, a query parameter named like
+    /// the signature's own, or a `/` in the access key id, region or service.
     pub fn presign<'a>(
         &self,
         signer: &Signer,
         request: &ObjectRequest<'a>,
         time: OffsetDateTime,
         expires: u32,
-    ) -> Result<PresignedRequest<'a>, InvalidExpiry> {
+    ) -> Result<PresignedRequest<'a>, PresignError> {
         self.presign_with(signer, request, time, expires, None)
     }
 
@@ -226,7 +276,7 @@ impl Bucket {
         request: &ObjectRequest<'a>,
         time: OffsetDateTime,
         expires: u32,
-    ) -> Result<(PresignedRequest<'a>, Trace), InvalidExpiry> {
+    ) -> Result<(PresignedRequest<'a>, Trace), PresignError> {
         let mut trace = Trace::default();
         let presigned = self.presign_with(signer, request, time, expires, Some(&mut trace))?;
         Ok((presigned, trace))
@@ -239,7 +289,8 @@ impl Bucket {
         time: OffsetDateTime,
         expires: u32,
         trace: Option<&mut Trace>,
-    ) -> Result<PresignedRequest<'a>, InvalidExpiry> {
+    ) -> Result<PresignedRequest<'a>, PresignError> {
+        check(signer, request)?;
         let path = self.path(request.key);
         let query = encode_query(request.query);
         // Host first, then the request's headers: on the stack when they
@@ -332,6 +383,35 @@ impl Bucket {
     }
 }
 
+/// Refuses what would make a URL no one accepts (see [`PresignError`]).
+fn check(signer: &Signer, request: &ObjectRequest<'_>) -> Result<(), PresignError> {
+    if let Some((name, _)) = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("host") || !canonical::is_token(name))
+    {
+        return Err(PresignError::Header((*name).to_owned()));
+    }
+    let reserved = |name: &str| {
+        AUTH_PARAMETERS
+            .iter()
+            .chain(&["X-Amz-Security-Token"])
+            .any(|p| p.eq_ignore_ascii_case(name))
+    };
+    if let Some((name, _)) = request.query.iter().find(|(name, _)| reserved(name)) {
+        return Err(PresignError::QueryParameter((*name).to_owned()));
+    }
+    let scope = [
+        signer.credentials().access_key_id(),
+        signer.region(),
+        signer.service(),
+    ];
+    if let Some(part) = scope.iter().find(|part| part.contains('/')) {
+        return Err(PresignError::Scope((*part).to_owned()));
+    }
+    Ok(())
+}
+
 fn with_host<'a>(host: &'a str, headers: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut all = Vec::with_capacity(headers.len() + 1);
     all.push(("host", host));
@@ -360,4 +440,65 @@ fn encode_query(params: &[(&str, Option<&str>)]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sigv4::Credentials;
+    use time::macros::datetime;
+
+    fn bucket() -> Bucket {
+        Bucket::new(
+            Endpoint::aws("us-east-1"),
+            "b",
+            "us-east-1",
+            AddressingStyle::Path,
+        )
+        .unwrap()
+    }
+
+    fn refusal(signer: &Signer, request: &ObjectRequest<'_>) -> PresignError {
+        bucket()
+            .presign(signer, request, datetime!(2026-11-29 0:00 UTC), 60)
+            .unwrap_err()
+    }
+
+    #[test]
+    fn refuses_what_would_make_a_url_no_one_accepts() {
+        let signer = Signer::new(Credentials::new("AKID", "secret"), "us-east-1", "s3");
+        for (name, expected) in [
+            ("Host", "the Host header"),
+            ("a b", "not an HTTP token"),
+            ("", ""),
+        ] {
+            let headers = [(name, "v")];
+            let request = ObjectRequest {
+                headers: &headers,
+                ..ObjectRequest::new("PUT", "k")
+            };
+            let e = refusal(&signer, &request);
+            assert_eq!(e, PresignError::Header(name.to_owned()));
+            assert!(e.to_string().contains(expected), "{e}");
+        }
+        for name in ["X-Amz-Date", "x-amz-signature", "X-Amz-Security-Token"] {
+            let query = [(name, Some("1"))];
+            let request = ObjectRequest {
+                query: &query,
+                ..ObjectRequest::new("GET", "k")
+            };
+            assert_eq!(
+                refusal(&signer, &request),
+                PresignError::QueryParameter(name.to_owned())
+            );
+        }
+        let split = Signer::new(Credentials::new("AK/ID", "secret"), "us-east-1", "s3");
+        let e = refusal(&split, &ObjectRequest::new("GET", "k"));
+        assert_eq!(e, PresignError::Scope("AK/ID".to_owned()));
+        let get = ObjectRequest::new("GET", "k");
+        let e = bucket()
+            .presign(&signer, &get, datetime!(2026-11-29 0:00 UTC), 604_801)
+            .unwrap_err();
+        assert_eq!(e, PresignError::Expiry(InvalidExpiry(604_801)));
+    }
 }

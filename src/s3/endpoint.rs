@@ -1,6 +1,6 @@
 //! Where an S3 API lives: `http(s)://host[:port][/base/path]`.
 
-use crate::sigv4::canonical;
+use crate::sigv4::{canonical, encode};
 use std::fmt;
 
 /// An S3 service endpoint, without any bucket in it.
@@ -78,16 +78,31 @@ impl Endpoint {
                 "the host is missing or not a valid name or IP address",
             ));
         }
+        // Kept in canonical form, as S3 will read it: then a URL's path is
+        // its own canonical URI, and presigning need not work it out. Dot
+        // segments and encoded slashes would read differently on the way.
+        let path = path.trim_end_matches('/');
+        let odd_segment = path.split('/').any(|segment| {
+            let decoded = encode::decode(segment);
+            matches!(&*decoded, b"." | b"..") || decoded.contains(&b'/')
+        });
+        if odd_segment {
+            return Err(fail(
+                "its path must not have '.' or '..' segments or an encoded '/'",
+            ));
+        }
+        let base_path = canonical::uri(path, false, false).into_owned();
+        let base_path = if path.is_empty() {
+            String::new()
+        } else {
+            base_path
+        };
         let default_port = if https { 443 } else { 80 };
         Ok(Endpoint {
             https,
             host: host.to_ascii_lowercase(),
             port: port.filter(|&p| p != default_port),
-            // In canonical form, as S3 will read it: then a URL's path is
-            // its own canonical URI, and presigning need not work it out.
-            base_path: canonical::uri(path.trim_end_matches('/'), false, false)
-                .trim_end_matches('/')
-                .to_owned(),
+            base_path,
         })
     }
 
@@ -115,7 +130,8 @@ impl Endpoint {
         self.port
     }
 
-    /// The path prefix, empty or starting with `/`.
+    /// The path prefix, empty or starting with `/`, in canonical form
+    /// (`http://h/a b` has `/a%20b`).
     pub fn base_path(&self) -> &str {
         &self.base_path
     }
@@ -182,8 +198,16 @@ mod tests {
 
     #[test]
     fn base_paths_are_kept_in_canonical_form() {
-        let e = Endpoint::parse("http://h/a b!/x%2Fy/~z/").unwrap();
-        assert_eq!(e.base_path(), "/a%20b%21/x/y/~z");
+        let e = Endpoint::parse("http://h/a b!/x%41y/~z/").unwrap();
+        assert_eq!(e.base_path(), "/a%20b%21/xAy/~z");
+        for odd in [
+            "http://h/a%2F",
+            "http://h/a/%2e%2e/b",
+            "http://h/./b",
+            "http://h/a/..",
+        ] {
+            assert!(Endpoint::parse(odd).is_err(), "{odd}");
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod bucket;
 mod endpoint;
 
 pub use bucket::{
-    AddressingStyle, Bucket, InvalidBucketName, ObjectRequest, PresignedRequest, SignedRequest,
+    AddressingStyle, Bucket, InvalidBucketName, ObjectRequest, PresignError, PresignedRequest,
+    SignedRequest,
 };
 pub use endpoint::{Endpoint, InvalidEndpoint};

@@ -9,7 +9,7 @@ use super::config::is_media_type;
 use super::http::{json_error, push_json_string, respond, Body};
 use super::keys::push_padded;
 use super::state::State;
-use crate::s3::ObjectRequest;
+use crate::s3::{ObjectRequest, PresignError};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
@@ -193,11 +193,13 @@ fn presign(
         headers: &signed[..if policy.if_none_match { 3 } else { 2 }],
         ..ObjectRequest::new("PUT", &key)
     };
-    let server_fault = |_| {
+    // The configuration and the headers above are checked: a refusal here
+    // is a bug, not the client's fault, and is said as it is.
+    let server_fault = |e: PresignError| {
         json_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
-            "The server's URL lifetime is misconfigured.",
+            &format!("The server cannot sign this upload: {e}."),
         )
     };
     let upload = bucket

@@ -192,6 +192,14 @@ fn sorted_headers<N: AsRef<str>>(sorted: &[(N, &str)]) -> Headers {
     Headers { text, signed_at }
 }
 
+/// Whether `name` is an HTTP token (RFC 9110), as a header name must be.
+pub fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// `name` in lower case, copied only if it has upper-case letters.
 pub fn lower(name: &str) -> Cow<'_, str> {
     if name.bytes().any(|b| b.is_ascii_uppercase()) {

@@ -179,6 +179,11 @@ impl Config {
             .or_else(|| profiles.get("region"))
             .unwrap_or("us-east-1")
             .to_owned();
+        if region.is_empty() || region.contains('/') {
+            return Err(error(format!(
+                "AWS_REGION={region:?}: a region name has no '/' (e.g. eu-west-1)"
+            )));
+        }
         // Checked even without a bucket: a typo should not wait for the day
         // a bucket is configured.
         let force_path_style = match vars.get("S3_FORCE_PATH_STYLE") {
@@ -300,6 +305,9 @@ fn s3_storage(
              AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
         )));
     };
+    if key_id.contains('/') {
+        return Err(error("AWS_ACCESS_KEY_ID: an access key id has no '/'"));
+    }
     let mut credentials = Credentials::new(key_id, secret);
     let token = if vars.get("AWS_ACCESS_KEY_ID").is_some() {
         vars.get("AWS_SESSION_TOKEN")
@@ -333,6 +341,11 @@ fn local_storage(vars: &Vars, region: &str) -> Result<Storage, ConfigError> {
     let key_id = vars.get("LOCAL_BUCKET_ACCESS_KEY_ID");
     let secret = vars.get("LOCAL_BUCKET_SECRET_ACCESS_KEY");
     let (credentials, generated) = match (key_id, secret) {
+        (Some(id), Some(_)) if id.contains('/') => {
+            return Err(error(
+                "LOCAL_BUCKET_ACCESS_KEY_ID: an access key id has no '/'",
+            ))
+        }
         (Some(id), Some(secret)) => (Credentials::new(id, secret), false),
         (None, None) => {
             let id = format!(
