@@ -401,13 +401,16 @@ fn check(signer: &Signer, request: &ObjectRequest<'_>) -> Result<(), PresignErro
     if let Some((name, _)) = request.query.iter().find(|(name, _)| reserved(name)) {
         return Err(PresignError::QueryParameter((*name).to_owned()));
     }
-    let scope = [
-        signer.credentials().access_key_id(),
-        signer.region(),
-        signer.service(),
-    ];
-    if let Some(part) = scope.iter().find(|part| part.contains('/')) {
-        return Err(PresignError::Scope((*part).to_owned()));
+    if signer.splits_scope() {
+        let scope = [
+            signer.credentials().access_key_id(),
+            signer.region(),
+            signer.service(),
+        ];
+        let part = scope.iter().find(|part| part.contains('/'));
+        return Err(PresignError::Scope(
+            part.copied().unwrap_or_default().to_owned(),
+        ));
     }
     Ok(())
 }

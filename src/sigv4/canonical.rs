@@ -194,11 +194,27 @@ fn sorted_headers<N: AsRef<str>>(sorted: &[(N, &str)]) -> Headers {
 
 /// Whether `name` is an HTTP token (RFC 9110), as a header name must be.
 pub fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty() && name.bytes().all(|b| TOKEN[usize::from(b)])
 }
+
+/// The bytes of an HTTP token, as a table: every upload URL checks its
+/// header names.
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric();
+        b += 1;
+    }
+    let symbols = b"!#$%&'*+-.^_`|~";
+    let mut i = 0;
+    while i < symbols.len() {
+        table[symbols[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// `name` in lower case, copied only if it has upper-case letters.
 pub fn lower(name: &str) -> Cow<'_, str> {

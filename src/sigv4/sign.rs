@@ -159,6 +159,9 @@ pub struct Signer {
     /// URLs signed within one second share them.
     head_absorbed: Mutex<Option<([u8; 16], HmacSha256)>>,
     auth_query: AuthQuery,
+    /// Whether the access key id, region or service has a `/`, which
+    /// splits the credential scope (see [`Signer::splits_scope`]).
+    splits_scope: bool,
 }
 
 impl Signer {
@@ -170,7 +173,11 @@ impl Signer {
         service: impl Into<String>,
     ) -> Self {
         let (region, service) = (region.into(), service.into());
+        let splits_scope = [credentials.access_key_id(), &region, &service]
+            .iter()
+            .any(|part| part.contains('/'));
         Signer {
+            splits_scope,
             auth_query: AuthQuery::new(&credentials, &region, &service),
             credentials,
             region,
@@ -183,6 +190,12 @@ impl Signer {
     /// The credentials this signer uses.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// Whether the access key id, region or service contains a `/`: the
+    /// credential scope is `/`-separated, so no verifier can read it back.
+    pub fn splits_scope(&self) -> bool {
+        self.splits_scope
     }
 
     /// The region of the credential scope.
