@@ -326,12 +326,11 @@ impl Bucket {
         }
         // S3 decodes the path and encodes it once: for a canonical base
         // path, the bucket and the key encoded once, that is the path itself.
-        let uri = &path;
-        debug_assert_eq!(canonical::uri(&path, false, false), *uri);
+        debug_assert_eq!(canonical::uri(&path, false, false), path);
         let signed_at = signer.presign_into(
             &mut url,
             &signable,
-            uri,
+            &path,
             time,
             expires,
             SigningOptions::S3,

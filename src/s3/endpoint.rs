@@ -91,11 +91,9 @@ impl Endpoint {
                 "its path must not have '.' or '..' segments or an encoded '/'",
             ));
         }
-        let base_path = canonical::uri(path, false, false).into_owned();
-        let base_path = if path.is_empty() {
-            String::new()
-        } else {
-            base_path
+        let base_path = match path {
+            "" => String::new(),
+            path => canonical::uri(path, false, false).into_owned(),
         };
         let default_port = if https { 443 } else { 80 };
         Ok(Endpoint {

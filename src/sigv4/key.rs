@@ -36,30 +36,55 @@ pub fn derive(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32]
 }
 
 /// The signing key of one secret, region and service, for the most recent
-/// date asked for. Shared by threads; the lock is held only to clone a state.
+/// date asked for.
 #[derive(Default)]
 pub struct KeyCache {
-    latest: Mutex<Option<([u8; 8], HmacSha256)>>,
+    latest: Latest<[u8; 8], HmacSha256>,
 }
 
 impl KeyCache {
     /// An HMAC state keyed with the signing key of `date`, derived on a miss.
     pub fn mac_for(&self, secret: &str, date: &str, region: &str, service: &str) -> HmacSha256 {
-        let day: [u8; 8] = match date.as_bytes().try_into() {
-            Ok(day) => day,
+        let derived = || keyed(&derive(secret, date, region, service));
+        match date.as_bytes().try_into() {
+            Ok(day) => self.latest.get_or(day, derived),
             // Not a YYYYMMDD date: nothing sensible to cache.
-            Err(_) => return keyed(&derive(secret, date, region, service)),
-        };
+            Err(_) => derived(),
+        }
+    }
+}
+
+/// One value, for the most recent key asked for: signing keys change once a
+/// day, and what depends on `X-Amz-Date` once a second. Shared by threads;
+/// the lock is held only to compare the key and clone the value.
+pub(crate) struct Latest<K, V>(Mutex<Option<(K, V)>>);
+
+impl<K, V> std::fmt::Debug for Latest<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The values here are keys, or HMAC states keyed with them.
+        f.write_str("Latest(<redacted>)")
+    }
+}
+
+impl<K, V> Default for Latest<K, V> {
+    fn default() -> Self {
+        Latest(Mutex::new(None))
+    }
+}
+
+impl<K: PartialEq, V: Clone> Latest<K, V> {
+    /// The value for `key`, made by `make` unless it is the latest.
+    pub(crate) fn get_or(&self, key: K, make: impl FnOnce() -> V) -> V {
         let mut latest = self
-            .latest
+            .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match &*latest {
-            Some((cached, mac)) if *cached == day => mac.clone(),
+            Some((cached, value)) if *cached == key => value.clone(),
             _ => {
-                let mac = keyed(&derive(secret, date, region, service));
-                *latest = Some((day, mac.clone()));
-                mac
+                let value = make();
+                *latest = Some((key, value.clone()));
+                value
             }
         }
     }

@@ -5,13 +5,12 @@ use super::amz_date::AmzDate;
 use super::auth_query::AuthQuery;
 use super::canonical;
 use super::credentials::Credentials;
-use super::key::{HmacSha256, KeyCache};
+use super::key::{HmacSha256, KeyCache, Latest};
 use hmac::Mac;
 use sha2::digest::Update;
 use sha2::{Digest as _, Sha256};
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use time::OffsetDateTime;
 
 /// The only algorithm this crate speaks.
@@ -157,7 +156,7 @@ pub struct Signer {
     /// The signing key's HMAC state with the lines of the string to sign
     /// before the hash already absorbed, for the latest `X-Amz-Date`: the
     /// URLs signed within one second share them.
-    head_absorbed: Mutex<Option<([u8; 16], HmacSha256)>>,
+    head_absorbed: Latest<[u8; 16], HmacSha256>,
     auth_query: AuthQuery,
     /// Whether the access key id, region or service has a `/`, which
     /// splits the credential scope (see [`Signer::splits_scope`]).
@@ -183,7 +182,7 @@ impl Signer {
             region,
             service,
             keys: KeyCache::default(),
-            head_absorbed: Mutex::default(),
+            head_absorbed: Latest::default(),
         }
     }
 
@@ -403,19 +402,11 @@ impl Signer {
     /// absorbed: one SHA-256 block fewer per signature.
     fn mac_after_head(&self, date: &AmzDate) -> HmacSha256 {
         let at: [u8; 16] = date.as_str().as_bytes().try_into().unwrap_or_default();
-        let mut cached = self
-            .head_absorbed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match &*cached {
-            Some((cached_at, mac)) if *cached_at == at => mac.clone(),
-            _ => {
-                let mut mac = Tee::new(self.mac(date), None);
-                write_string_to_sign_head(&mut mac, date, &self.region, &self.service);
-                *cached = Some((at, mac.hash.clone()));
-                mac.hash
-            }
-        }
+        self.head_absorbed.get_or(at, || {
+            let mut mac = Tee::new(self.mac(date), None);
+            write_string_to_sign_head(&mut mac, date, &self.region, &self.service);
+            mac.hash
+        })
     }
 
     pub(crate) fn mac(&self, date: &AmzDate) -> HmacSha256 {
