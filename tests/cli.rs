@@ -217,70 +217,24 @@ fn bad_arguments_are_one_line_naming_the_argument_and_exit_2() {
         ("AWS_ACCESS_KEY_ID", "AKID"),
         ("AWS_SECRET_ACCESS_KEY", "s"),
     ];
+    // `presign url --bucket b --key k` and one argument more.
+    let url =
+        |extra: &[&'static str]| [&["url", "--bucket", "b", "--key", "k"][..], extra].concat();
     for (args, needle) in [
         (vec!["url", "--key", "k"], "--bucket"),
         (vec!["url", "--bucket", "b"], "--key"),
-        (
-            vec!["url", "--bucket", "b", "--key", "k", "--expires", "0"],
-            "--expires",
-        ),
-        (
-            vec!["url", "--bucket", "b", "--key", "k", "--expires", "604801"],
-            "--expires",
-        ),
-        (
-            vec!["url", "--bucket", "b", "--key", "k", "--expires", "soon"],
-            "--expires",
-        ),
-        (
-            vec!["url", "--bucket", "b", "--key", "k", "--time", "2013-05-24"],
-            "--time",
-        ),
-        (
-            vec!["url", "--bucket", "b", "--key", "k", "--method", "PATCH"],
-            "--method",
-        ),
-        (
-            vec![
-                "url",
-                "--bucket",
-                "b",
-                "--key",
-                "k",
-                "--endpoint",
-                "s3.local",
-            ],
-            "--endpoint",
-        ),
+        (url(&["--expires", "0"]), "--expires"),
+        (url(&["--expires", "604801"]), "--expires"),
+        (url(&["--expires", "soon"]), "--expires"),
+        (url(&["--time", "2013-05-24"]), "--time"),
+        (url(&["--method", "PATCH"]), "--method"),
+        (url(&["--endpoint", "s3.local"]), "--endpoint"),
         (vec!["url", "--bucket", "b/c", "--key", "k"], "--bucket"),
-        (
-            vec!["url", "--bucket", "b", "--key", "k", "--header", "nocolon"],
-            "--header",
-        ),
-        (
-            vec!["url", "--bucket", "b", "--key", "k", "--query", "=v"],
-            "--query",
-        ),
-        (
-            vec!["url", "--bucket", "b", "--key", "k", "--header", "Host: x"],
-            "--header",
-        ),
-        (
-            vec![
-                "url",
-                "--bucket",
-                "b",
-                "--key",
-                "k",
-                "--query",
-                "X-Amz-Date=1",
-            ],
-            "--query",
-        ),
-        (
-            vec!["url", "--bucket", "b", "--key", "k", "--bogus"],
-            "--bogus",
-        ),
+        (url(&["--header", "nocolon"]), "--header"),
+        (url(&["--query", "=v"]), "--query"),
+        (url(&["--header", "Host: x"]), "--header"),
+        (url(&["--query", "X-Amz-Date=1"]), "--query"),
+        (url(&["--bogus"]), "--bogus"),
         (vec!["url", "--bucket", "b", "--key"], "--key"),
         (vec!["explain"], "URL"),
         (vec!["explain", "ftp://x/y"], "http"),

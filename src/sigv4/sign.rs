@@ -387,15 +387,11 @@ impl Signer {
     }
 
     /// The hex HMAC of `string_to_sign` under the day's signing key.
-    pub(crate) fn signature(&self, date: &AmzDate, string_to_sign: &str) -> String {
-        let hex = self.signature_hex(date, string_to_sign);
-        std::str::from_utf8(&hex).unwrap_or_default().to_owned()
-    }
-
-    fn signature_hex(&self, date: &AmzDate, string_to_sign: &str) -> [u8; SIGNATURE_LEN] {
+    fn signature(&self, date: &AmzDate, string_to_sign: &str) -> String {
         let mut mac = self.mac(date);
         Mac::update(&mut mac, string_to_sign.as_bytes());
-        hex_digest(&mac.finalize().into_bytes().into())
+        let hex = hex_digest(&mac.finalize().into_bytes().into());
+        std::str::from_utf8(&hex).unwrap_or_default().to_owned()
     }
 
     /// [`Signer::mac`] with the string to sign's first lines already
