@@ -9,6 +9,7 @@
 //! | [`key`] | 3: the signing key and its per-day cache |
 //! | [`verify`] | the other side: checking a presigned request |
 //! | [`amz_date`], [`credentials`] | the inputs |
+//! | `json` | the small JSON of POST policies and credential documents |
 //!
 //! Time is always a parameter: nothing here reads a clock.
 //!
@@ -37,6 +38,7 @@ mod auth_query;
 pub mod canonical;
 pub mod credentials;
 pub mod encode;
+pub(crate) mod json;
 pub mod key;
 pub mod sign;
 pub mod verify;
