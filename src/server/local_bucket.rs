@@ -8,6 +8,7 @@
 
 use super::config::UploadPolicy;
 use super::http::{empty, xml_error, xml_error_with, Body, FileBody};
+use super::keys::{is_storable, TMP_DIR};
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::sigv4::{verify_presigned, Received, VerifyErrorKind, VerifyOptions, UNSIGNED_PAYLOAD};
 use http_body_util::BodyExt;
@@ -17,10 +18,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
-
-/// Temporary files live here, inside the bucket directory (so the final
-/// rename stays on one file system) but outside every valid key.
-const TMP_DIR: &str = ".presign-tmp";
 
 /// Answers one request under `/s3/`.
 pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Response<Body> {
@@ -83,7 +80,7 @@ pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Re
             StatusCode::BAD_REQUEST,
             "InvalidArgument",
             "The local bucket refuses this key: empty, '.' or '..' segments, backslashes, control \
-             characters, a leading '/' or more than 1024 bytes.",
+             characters, a leading '/', a segment over 255 bytes or more than 1024 bytes.",
         );
     };
     if request.method() == Method::PUT {
@@ -116,14 +113,7 @@ fn verify(request: &Request<Incoming>, state: &State) -> Result<(), crate::sigv4
 /// The file of `key`, or `None` if the key could escape the directory or
 /// collide with our temporary files.
 fn object_path(dir: &Path, key: &str) -> Option<PathBuf> {
-    let safe = !key.is_empty()
-        && key.len() <= 1024
-        && !key.contains('\\')
-        && !key.chars().any(char::is_control)
-        && key
-            .split('/')
-            .all(|segment| !matches!(segment, "" | "." | ".." | TMP_DIR));
-    safe.then(|| {
+    is_storable(key).then(|| {
         key.split('/')
             .fold(dir.to_path_buf(), |path, segment| path.join(segment))
     })
@@ -345,5 +335,7 @@ mod tests {
             assert_eq!(object_path(dir, bad), None, "{bad:?}");
         }
         assert_eq!(object_path(dir, &"a".repeat(1025)), None);
+        assert_eq!(object_path(dir, &format!("a/{}", "b".repeat(256))), None);
+        assert!(object_path(dir, &format!("a/{}", "b".repeat(255))).is_some());
     }
 }
