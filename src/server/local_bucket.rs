@@ -6,6 +6,7 @@
 //! into place in one step, so readers see the whole object or none, and a
 //! cut connection leaves nothing behind.
 
+use super::body::{BodyError, Pace};
 use super::config::UploadPolicy;
 use super::http::{empty, xml_error, xml_error_with, Body, FileBody};
 use super::keys::{is_storable, TMP_DIR};
@@ -160,11 +161,23 @@ async fn put(
         tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
         let mut file = tokio::fs::File::create(&tmp.path).await?;
         let mut body = request.into_body();
+        let mut pace = Pace::new(&state.config.limits);
         let mut hash = Sha256::new();
         let mut written: u64 = 0;
-        while let Some(frame) = body.frame().await {
-            let frame =
-                frame.map_err(|e| std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e))?;
+        loop {
+            let frame = match pace.next(&mut body).await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(BodyError::Malformed(e)) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        e,
+                    ))
+                }
+                Err(BodyError::TooSlow | BodyError::TooLarge) => {
+                    return Err(std::io::ErrorKind::TimedOut.into())
+                }
+            };
             if let Ok(data) = frame.into_data() {
                 written += data.len() as u64;
                 if written > max {
@@ -186,11 +199,21 @@ async fn put(
             "IncompleteBody",
             "You did not provide the number of bytes specified by the Content-Length HTTP header.",
         ),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return fail(
+            StatusCode::BAD_REQUEST,
+            "RequestTimeout",
+            "Your socket connection to the server was not read from or written to within the timeout period.",
+        ),
         Err(e) => return internal(&fail, &e),
     };
     if let Some(parent) = path.parent() {
         if let Err(e) = tokio::fs::create_dir_all(parent).await {
-            return internal(&fail, &e);
+            return match e.kind() {
+                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => {
+                    conflict(&fail)
+                }
+                _ => internal(&fail, &e),
+            };
         }
     }
     // Linking fails if the key exists: the If-None-Match check and the
@@ -214,8 +237,42 @@ async fn put(
             "PreconditionFailed",
             "At least one of the pre-conditions you specified did not hold (an object with this key exists).",
         ),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => conflict(&fail),
         Err(e) => internal(&fail, &e),
     }
+}
+
+/// Objects are files: `a` and `a/b` cannot both exist, unlike in S3.
+fn conflict(fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>) -> Response<Body> {
+    fail(
+        StatusCode::CONFLICT,
+        "KeyConflict",
+        "The local bucket keeps objects as files: a key cannot both be an object and a prefix of \
+         other keys ('a' and 'a/b').",
+    )
+}
+
+/// Makes `dir` ready before the server listens: created if missing,
+/// temporary files of a killed run swept away, and writable (checked by
+/// writing). Every error names the directory.
+pub fn prepare(dir: &Path) -> std::io::Result<()> {
+    let tmp = dir.join(TMP_DIR);
+    let fail = |what: &str, e: std::io::Error| {
+        std::io::Error::new(
+            e.kind(),
+            format!("LOCAL_BUCKET_DIR {}: {what}: {e}", dir.display()),
+        )
+    };
+    std::fs::create_dir_all(&tmp).map_err(|e| fail("cannot create it", e))?;
+    let entries = std::fs::read_dir(&tmp).map_err(|e| fail("cannot list temporary files", e))?;
+    for entry in entries.flatten() {
+        // Only this server writes here, and it is not serving yet: any
+        // file is what a killed run left behind.
+        let _ = std::fs::remove_file(entry.path());
+    }
+    let probe = tmp.join(format!("write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| fail("cannot write into it", e))?;
+    std::fs::remove_file(&probe).map_err(|e| fail("cannot delete in it", e))
 }
 
 async fn get(head: bool, path: &Path, key: &str, resource: &str) -> Response<Body> {
