@@ -380,6 +380,27 @@ fn keys_that_cannot_be_files_are_refused_with_4xx() {
     assert_eq!(put(&s, "c/d", b"three").status, 200);
     let r = put(&s, "c", b"four");
     assert_eq!(r.status, 409, "{}", r.text());
+    // Signed with If-None-Match: *, as the API signs: still a conflict,
+    // not "an object exists".
+    let url = presign(
+        &s,
+        "PUT",
+        "c",
+        &[
+            ("content-type", "image/png"),
+            ("content-length", "4"),
+            ("if-none-match", "*"),
+        ],
+    );
+    let r = http::send(
+        &s.addr.to_string(),
+        "PUT",
+        &url,
+        &[("Content-Type", "image/png"), ("If-None-Match", "*")],
+        b"five",
+    )
+    .unwrap();
+    assert_eq!(r.status, 409, "{}", r.text());
     let long = format!("x/{}", "y".repeat(300));
     let r = put(&s, &long, b"five");
     assert_eq!(r.status, 400, "{}", r.text());

@@ -133,6 +133,10 @@ async fn put(
         .headers()
         .get(IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == b"*");
+    // Checked before the body is read, and again when the file is placed.
+    if is_key_conflict(dir, path) {
+        return conflict(&fail);
+    }
     if exclusive && tokio::fs::try_exists(path).await.unwrap_or(false) {
         return fail(
             StatusCode::PRECONDITION_FAILED,
@@ -208,11 +212,10 @@ async fn put(
     };
     if let Some(parent) = path.parent() {
         if let Err(e) = tokio::fs::create_dir_all(parent).await {
-            return match e.kind() {
-                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => {
-                    conflict(&fail)
-                }
-                _ => internal(&fail, &e),
+            return if is_key_conflict(dir, path) {
+                conflict(&fail)
+            } else {
+                internal(&fail, &e)
             };
         }
     }
@@ -232,14 +235,26 @@ async fn put(
             response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
             response
         }
+        Err(_) if is_key_conflict(dir, path) => conflict(&fail),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => fail(
             StatusCode::PRECONDITION_FAILED,
             "PreconditionFailed",
             "At least one of the pre-conditions you specified did not hold (an object with this key exists).",
         ),
-        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => conflict(&fail),
         Err(e) => internal(&fail, &e),
     }
+}
+
+/// Whether `path` cannot be an object's file because a directory is in its
+/// place or a file is in the place of one of its directories. Looked up
+/// rather than read from the error, whose kind differs by platform.
+fn is_key_conflict(dir: &Path, path: &Path) -> bool {
+    path.is_dir()
+        || path
+            .ancestors()
+            .skip(1)
+            .take_while(|ancestor| *ancestor != dir)
+            .any(Path::is_file)
 }
 
 /// Objects are files: `a` and `a/b` cannot both exist, unlike in S3.
