@@ -353,6 +353,15 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
+    fn tokens_compare_whole() {
+        let token = "0123456789abcdef0123456789abcdef";
+        assert!(same_secret(token, token));
+        assert!(!same_secret(&token[..31], token));
+        assert!(!same_secret(&format!("{token}0"), token));
+        assert!(!same_secret("", token));
+    }
+
+    #[test]
     fn rfc3339_is_utc_seconds() {
         assert_eq!(
             rfc3339(datetime!(2026-11-29 5:10:07 UTC)),
