@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Slow and non-reading clients against the release server on 127.0.0.1.
 
-Two runs, default limits, each bounded in time:
+Four runs, default limits, each bounded in time:
+
+0. 5,000 idle connects from one address: how many the server keeps, and
+   /healthz from another address meanwhile.
+0b. 1,000 request heads of 30 KiB that never end: the server's RSS.
 
 1. 1,000 connections send the head of POST /api/uploads and then one body
    byte a second (from 20 loopback source addresses, 50 each, under the
@@ -106,6 +110,41 @@ def slow_bodies():
           + (f", after {min(cut_at)}-{max(cut_at)} s" if cut_at else ""))
 
 
+def idle_connects():
+    conns, refused = [], 0
+    for _ in range(5000):
+        try:
+            conns.append(connect("127.0.0.2"))
+        except OSError:
+            refused += 1
+    time.sleep(1)
+    latencies = [healthz_ms() for _ in range(5)]
+    answered_503 = 0
+    for s in conns:
+        s.settimeout(0)
+        try:
+            answered_503 += s.recv(64).startswith(b"HTTP/1.1 503")
+        except OSError:
+            pass
+        s.close()
+    ok = [ms for ms in latencies if ms is not None]
+    print(f"idle connects from one address: {len(conns)} connected, {answered_503} answered 503 "
+          f"(so {len(conns) - answered_503} kept), {refused} refused by the kernel; "
+          f"/healthz from another address {len(ok)}/5, max {max(ok) if ok else float('nan'):.1f} ms")
+
+
+def unfinished_heads(pid):
+    filler = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + filler * 30
+    before = rss_kib(pid)
+    conns = open_all(head)
+    time.sleep(2)
+    during = rss_kib(pid)
+    for s in conns:
+        s.close()
+    print(f"1,000 unfinished 30 KiB heads: RSS {before // 1024} MiB before, {during // 1024} MiB held")
+
+
 def unread_gets(pid, url_target):
     head = f"GET {url_target} HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\n\r\n".encode()
     before = rss_kib(pid)
@@ -152,6 +191,8 @@ def main():
                 check=True, capture_output=True, text=True).stdout.strip()
             target = url.split(f"127.0.0.1:{PORT}", 1)[1]
             print(f"server idle: RSS {rss_kib(server.pid) // 1024} MiB")
+            idle_connects()
+            unfinished_heads(server.pid)
             slow_bodies()
             unread_gets(server.pid, target)
         finally:
