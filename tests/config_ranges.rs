@@ -102,6 +102,15 @@ fn allowed_origins_are_origins_as_browsers_write_them() {
 }
 
 #[test]
+fn allowed_hosts_are_names_without_ports() {
+    for bad in ["example.com:8080", "https://example.com", "a b", "[::1"] {
+        refused(&[("ALLOWED_HOSTS", bad)], "ALLOWED_HOSTS");
+    }
+    let config = load(&[("ALLOWED_HOSTS", "Uploads.Example.com, [::2]")]).unwrap();
+    assert_eq!(config.allowed_hosts, ["uploads.example.com", "[::2]"]);
+}
+
+#[test]
 fn short_api_tokens_are_refused() {
     refused(&[("API_TOKEN", "x")], "API_TOKEN");
     refused(&[("API_TOKEN", &"a".repeat(31))], "at least 32");

@@ -46,9 +46,14 @@ pub(super) fn allowed_hosts(vars: &Vars) -> Result<Vec<String>, ConfigError> {
     hosts
         .into_iter()
         .map(|host| {
-            let valid = host
+            let name = host
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'[' | b']' | b':'));
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'));
+            let ipv6 = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+            let valid = !host.is_empty() && (name || ipv6);
             if valid {
                 Ok(host.to_ascii_lowercase())
             } else {
