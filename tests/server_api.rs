@@ -234,7 +234,8 @@ fn cross_site_requests_are_refused() {
 
 #[test]
 fn api_token_is_required_when_configured() {
-    let s = TestServer::start(&[("API_TOKEN", "t0ken")]);
+    let token = "t0ken-0123456789abcdef0123456789abcdef";
+    let s = TestServer::start(&[("API_TOKEN", token)]);
     let form = "filename=a.png&type=image%2Fpng&size=10";
     let r = post_form(&s, form, &[]);
     assert_error(&r, 401, "unauthorized");
@@ -245,7 +246,7 @@ fn api_token_is_required_when_configured() {
         "unauthorized",
     );
     assert_eq!(
-        post_form(&s, form, &[("Authorization", "Bearer t0ken")]).status,
+        post_form(&s, form, &[("Authorization", &format!("Bearer {token}"))]).status,
         201
     );
 }

@@ -30,10 +30,15 @@ pub fn run(args: &[String], now: time::OffsetDateTime) -> Result<Explanation, Cl
             "explain: expected exactly one URL (see --help)".into(),
         ));
     };
+    // A presigned URL is a bearer token: errors show it without its query.
+    let shown = match url.split_once('?') {
+        Some((before, _)) => format!("{before}?…"),
+        None => url.clone(),
+    };
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| CliError(format!("{url}: expected an http:// or https:// URL")))?;
+        .ok_or_else(|| CliError(format!("{shown}: expected an http:// or https:// URL")))?;
     let (authority, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let path = if path.is_empty() { "/" } else { path };
@@ -43,7 +48,7 @@ pub fn run(args: &[String], now: time::OffsetDateTime) -> Result<Explanation, Cl
         None => now,
     };
     let params = PresignedParams::parse(query)
-        .map_err(|e| CliError(format!("{url}: not a presigned URL: {}", e.message())))?;
+        .map_err(|e| CliError(format!("{shown}: not a presigned URL: {}", e.message())))?;
 
     let given = args
         .all("header")

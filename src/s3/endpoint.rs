@@ -44,7 +44,7 @@ impl Endpoint {
     /// Parses `http://host:port`, `https://host`, `http://[::1]:9000/prefix`.
     pub fn parse(url: &str) -> Result<Self, InvalidEndpoint> {
         let fail = |reason| InvalidEndpoint {
-            url: url.to_owned(),
+            url: redacted(url),
             reason,
         };
         let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
@@ -160,6 +160,26 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// `url` fit to print: a user and password, a query and a fragment may
+/// hold secrets, and are replaced by `…`.
+fn redacted(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = match rest.find(['?', '#']) {
+        Some(i) => format!("{}…", &rest[..i]),
+        None => rest.to_owned(),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let rest = match rest[..authority_end].rfind('@') {
+        Some(at) => format!("…{}", &rest[at..]),
+        None => rest,
+    };
+    if scheme.is_empty() && !url.contains("://") {
+        rest
+    } else {
+        format!("{scheme}://{rest}")
+    }
+}
+
 fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
     let port_start = match authority.rfind(':') {
         Some(i) if !authority[i..].contains(']') => i,
@@ -242,6 +262,22 @@ mod tests {
             "http://a b",
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_never_print_a_user_password_or_query() {
+        for (url, shown) in [
+            ("http://user:hunter2@host", "http://…@host"),
+            ("http://host/?X-Amz-Signature=abc", "http://host/…"),
+            ("https://u:p@h/x#frag-secret", "https://…@h/x…"),
+            ("u:p@host", "…@host"),
+        ] {
+            let message = Endpoint::parse(url).unwrap_err().to_string();
+            assert!(message.contains(&format!("{shown:?}")), "{message}");
+            for secret in ["hunter2", "abc", "u:p", "frag-secret", "user"] {
+                assert!(!message.contains(secret), "{message}");
+            }
         }
     }
 }

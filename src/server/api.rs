@@ -5,12 +5,12 @@
 //! the client, the error arm just ends the request early with `?`.
 #![allow(clippy::result_large_err)]
 
+use super::body::{BodyError, Pace};
 use super::config::is_media_type;
 use super::http::{json_error, push_json_string, respond, Body};
 use super::keys::push_padded;
 use super::state::State;
 use crate::s3::{ObjectRequest, PresignError};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
     HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, RETRY_AFTER,
@@ -51,35 +51,15 @@ async fn create(
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
     if let Some(token) = &state.config.api_token {
-        let given = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-            let mut response = json_error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "This server needs an API token: send Authorization: Bearer <token>.",
-            );
-            response
-                .headers_mut()
-                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
-            return Err(response);
-        }
+        check_token(state, headers, token, client)?;
     }
     let host = headers.get(HOST).and_then(|v| v.to_str().ok());
     check_origin(state, headers, host)?;
     if let Err(wait) = state.limiter.check(client, Instant::now()) {
-        let mut response = json_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+        return Err(rate_limited(
+            wait,
             "Too many uploads from your address; wait a moment and try again.",
-        );
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-        return Err(response);
+        ));
     }
     let is_form = headers
         .get(CONTENT_TYPE)
@@ -110,11 +90,25 @@ async fn create(
     if declared.is_some_and(|len| len > MAX_FORM_BYTES as u64) {
         return Err(too_large());
     }
-    let body = Limited::new(body, MAX_FORM_BYTES)
-        .collect()
+    let body = match Pace::new(&state.config.limits)
+        .collect(body, MAX_FORM_BYTES)
         .await
-        .map_err(|_| too_large())?
-        .to_bytes();
+    {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return Err(too_large()),
+        Err(BodyError::TooSlow) => {
+            return Err(json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "The form arrived too slowly; send it at once.",
+            ))
+        }
+        Err(BodyError::Malformed(_)) => {
+            return Err(bad_request(
+                "The body is malformed (broken chunked encoding or cut short).",
+            ))
+        }
+    };
     let fields = super::form::parse(&body).map_err(|m| bad_request(&m))?;
     let field = |name: &str| {
         fields
@@ -218,7 +212,7 @@ fn presign(
     body.push_str("{\"key\":");
     push_json_string(&mut body, &key);
     body.push_str(",\"method\":\"PUT\",\"url\":");
-    push_json_url(&mut body, &upload.url);
+    push_json_string(&mut body, &upload.url);
     body.push_str(",\"headers\":{");
     // The browser sets Content-Length itself and refuses to be told.
     let client_headers = upload
@@ -236,25 +230,13 @@ fn presign(
     body.push_str("},\"expiresAt\":\"");
     push_rfc3339(&mut body, upload.expires_at);
     body.push_str("\",\"viewUrl\":");
-    push_json_url(&mut body, &view.url);
+    push_json_string(&mut body, &view.url);
     body.push('}');
     let mut response = respond(StatusCode::CREATED, "application/json", body);
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
-}
-
-/// A presigned URL as a JSON string. Every part of it is percent-encoded
-/// or a validated host, so it never holds a character JSON must escape;
-/// scanning 1 KB of URL per upload for them showed up in profiles.
-fn push_json_url(out: &mut String, url: &str) {
-    debug_assert!(url
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'));
-    out.push('"');
-    out.push_str(url);
-    out.push('"');
 }
 
 /// `2026-11-29T05:10:00Z`.
@@ -308,14 +290,76 @@ fn bad_request(message: &str) -> Response<Body> {
     json_error(StatusCode::BAD_REQUEST, "bad_request", message)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+fn rate_limited(wait: std::time::Duration, message: &str) -> Response<Body> {
+    let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
+/// `Authorization: Bearer <token>` (the scheme in any case) must carry
+/// `token`. Wrong guesses are limited per address, so the token cannot be
+/// searched for.
+fn check_token(
+    state: &State,
+    headers: &hyper::HeaderMap,
+    token: &str,
+    client: IpAddr,
+) -> Result<(), Response<Body>> {
+    let now = Instant::now();
+    if let Err(wait) = state.failed_tokens.peek(client, now) {
+        return Err(rate_limited(
+            wait,
+            "Too many wrong API tokens from your address; wait a moment and try again.",
+        ));
+    }
+    let given = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, given)| given.trim());
+    if given.is_some_and(|given| same_secret(given, token)) {
+        return Ok(());
+    }
+    let _ = state.failed_tokens.check(client, now);
+    let mut response = json_error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "This server needs an API token: send Authorization: Bearer <token>.",
+    );
+    response
+        .headers_mut()
+        .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+    Err(response)
+}
+
+/// Compares the SHA-256 of both in constant time: neither the position of
+/// the first difference nor the token's length shows in the timing.
+fn same_secret(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn tokens_compare_whole() {
+        let token = "0123456789abcdef0123456789abcdef";
+        assert!(same_secret(token, token));
+        assert!(!same_secret(&token[..31], token));
+        assert!(!same_secret(&format!("{token}0"), token));
+        assert!(!same_secret("", token));
+    }
 
     #[test]
     fn rfc3339_is_utc_seconds() {

@@ -4,6 +4,9 @@
 //! bytes per upload costs a system call; instead, one random seed is drawn at
 //! start and each id is SHA-256(seed ‖ counter): unpredictable without the
 //! seed, never repeated within a process, and a fraction of the cost.
+//!
+//! [`is_storable`] is the rule every key of the local bucket follows, and
+//! so every key this server generates.
 
 use super::config::UploadPolicy;
 use sha2::{Digest, Sha256};
@@ -69,6 +72,27 @@ impl KeyGenerator {
         key.push_str(extension);
         key
     }
+}
+
+/// The local bucket's temporary files live in this directory, inside the
+/// bucket (so the final rename stays on one file system) but outside
+/// every key.
+pub const TMP_DIR: &str = ".presign-tmp";
+
+/// The longest key segment: file systems take at most 255 bytes per name.
+const MAX_SEGMENT_BYTES: usize = 255;
+
+/// Whether `key` can be stored as a file under a directory and never leave
+/// it: at most 1024 bytes, no control characters or backslashes, and no
+/// empty, `.`, `..` or [`TMP_DIR`] segment or one over 255 bytes.
+pub fn is_storable(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 1024
+        && !key.contains('\\')
+        && !key.chars().any(char::is_control)
+        && key.split('/').all(|segment| {
+            !matches!(segment, "" | "." | ".." | TMP_DIR) && segment.len() <= MAX_SEGMENT_BYTES
+        })
 }
 
 /// Appends `value` as exactly `width` decimal digits.

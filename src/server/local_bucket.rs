@@ -6,8 +6,10 @@
 //! into place in one step, so readers see the whole object or none, and a
 //! cut connection leaves nothing behind.
 
+use super::body::{BodyError, Pace};
 use super::config::UploadPolicy;
 use super::http::{empty, xml_error, xml_error_with, Body, FileBody};
+use super::keys::{is_storable, TMP_DIR};
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::sigv4::{verify_presigned, Received, VerifyErrorKind, VerifyOptions, UNSIGNED_PAYLOAD};
 use http_body_util::BodyExt;
@@ -17,10 +19,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
-
-/// Temporary files live here, inside the bucket directory (so the final
-/// rename stays on one file system) but outside every valid key.
-const TMP_DIR: &str = ".presign-tmp";
 
 /// Answers one request under `/s3/`.
 pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Response<Body> {
@@ -83,7 +81,7 @@ pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Re
             StatusCode::BAD_REQUEST,
             "InvalidArgument",
             "The local bucket refuses this key: empty, '.' or '..' segments, backslashes, control \
-             characters, a leading '/' or more than 1024 bytes.",
+             characters, a leading '/', a segment over 255 bytes or more than 1024 bytes.",
         );
     };
     if request.method() == Method::PUT {
@@ -116,14 +114,7 @@ fn verify(request: &Request<Incoming>, state: &State) -> Result<(), crate::sigv4
 /// The file of `key`, or `None` if the key could escape the directory or
 /// collide with our temporary files.
 fn object_path(dir: &Path, key: &str) -> Option<PathBuf> {
-    let safe = !key.is_empty()
-        && key.len() <= 1024
-        && !key.contains('\\')
-        && !key.chars().any(char::is_control)
-        && key
-            .split('/')
-            .all(|segment| !matches!(segment, "" | "." | ".." | TMP_DIR));
-    safe.then(|| {
+    is_storable(key).then(|| {
         key.split('/')
             .fold(dir.to_path_buf(), |path, segment| path.join(segment))
     })
@@ -142,6 +133,10 @@ async fn put(
         .headers()
         .get(IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == b"*");
+    // Checked before the body is read, and again when the file is placed.
+    if is_key_conflict(dir, path) {
+        return conflict(&fail);
+    }
     if exclusive && tokio::fs::try_exists(path).await.unwrap_or(false) {
         return fail(
             StatusCode::PRECONDITION_FAILED,
@@ -170,11 +165,23 @@ async fn put(
         tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
         let mut file = tokio::fs::File::create(&tmp.path).await?;
         let mut body = request.into_body();
+        let mut pace = Pace::new(&state.config.limits);
         let mut hash = Sha256::new();
         let mut written: u64 = 0;
-        while let Some(frame) = body.frame().await {
-            let frame =
-                frame.map_err(|e| std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e))?;
+        loop {
+            let frame = match pace.next(&mut body).await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(BodyError::Malformed(e)) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        e,
+                    ))
+                }
+                Err(BodyError::TooSlow | BodyError::TooLarge) => {
+                    return Err(std::io::ErrorKind::TimedOut.into())
+                }
+            };
             if let Ok(data) = frame.into_data() {
                 written += data.len() as u64;
                 if written > max {
@@ -196,11 +203,20 @@ async fn put(
             "IncompleteBody",
             "You did not provide the number of bytes specified by the Content-Length HTTP header.",
         ),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return fail(
+            StatusCode::BAD_REQUEST,
+            "RequestTimeout",
+            "Your socket connection to the server was not read from or written to within the timeout period.",
+        ),
         Err(e) => return internal(&fail, &e),
     };
     if let Some(parent) = path.parent() {
         if let Err(e) = tokio::fs::create_dir_all(parent).await {
-            return internal(&fail, &e);
+            return if is_key_conflict(dir, path) {
+                conflict(&fail)
+            } else {
+                internal(&fail, &e)
+            };
         }
     }
     // Linking fails if the key exists: the If-None-Match check and the
@@ -219,6 +235,7 @@ async fn put(
             response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
             response
         }
+        Err(_) if is_key_conflict(dir, path) => conflict(&fail),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => fail(
             StatusCode::PRECONDITION_FAILED,
             "PreconditionFailed",
@@ -226,6 +243,51 @@ async fn put(
         ),
         Err(e) => internal(&fail, &e),
     }
+}
+
+/// Whether `path` cannot be an object's file because a directory is in its
+/// place or a file is in the place of one of its directories. Looked up
+/// rather than read from the error, whose kind differs by platform.
+fn is_key_conflict(dir: &Path, path: &Path) -> bool {
+    path.is_dir()
+        || path
+            .ancestors()
+            .skip(1)
+            .take_while(|ancestor| *ancestor != dir)
+            .any(Path::is_file)
+}
+
+/// Objects are files: `a` and `a/b` cannot both exist, unlike in S3.
+fn conflict(fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>) -> Response<Body> {
+    fail(
+        StatusCode::CONFLICT,
+        "KeyConflict",
+        "The local bucket keeps objects as files: a key cannot both be an object and a prefix of \
+         other keys ('a' and 'a/b').",
+    )
+}
+
+/// Makes `dir` ready before the server listens: created if missing,
+/// temporary files of a killed run swept away, and writable (checked by
+/// writing). Every error names the directory.
+pub fn prepare(dir: &Path) -> std::io::Result<()> {
+    let tmp = dir.join(TMP_DIR);
+    let fail = |what: &str, e: std::io::Error| {
+        std::io::Error::new(
+            e.kind(),
+            format!("LOCAL_BUCKET_DIR {}: {what}: {e}", dir.display()),
+        )
+    };
+    std::fs::create_dir_all(&tmp).map_err(|e| fail("cannot create it", e))?;
+    let entries = std::fs::read_dir(&tmp).map_err(|e| fail("cannot list temporary files", e))?;
+    for entry in entries.flatten() {
+        // Only this server writes here, and it is not serving yet: any
+        // file is what a killed run left behind.
+        let _ = std::fs::remove_file(entry.path());
+    }
+    let probe = tmp.join(format!("write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| fail("cannot write into it", e))?;
+    std::fs::remove_file(&probe).map_err(|e| fail("cannot delete in it", e))
 }
 
 async fn get(head: bool, path: &Path, key: &str, resource: &str) -> Response<Body> {
@@ -345,5 +407,7 @@ mod tests {
             assert_eq!(object_path(dir, bad), None, "{bad:?}");
         }
         assert_eq!(object_path(dir, &"a".repeat(1025)), None);
+        assert_eq!(object_path(dir, &format!("a/{}", "b".repeat(256))), None);
+        assert!(object_path(dir, &format!("a/{}", "b".repeat(255))).is_some());
     }
 }

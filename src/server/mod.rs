@@ -4,7 +4,10 @@
 //! | --- | --- |
 //! | [`config`] | environment, `.env` and AWS profile files into a [`Config`] |
 //! | `serve` | accept loop, connection cap, graceful shutdown: [`run`] |
+//! | `connection` | per-address connection cap, write timeout, buffer size |
 //! | `routes` | `match (method, path)`, security headers, access log |
+//! | `hosts`, `cors` | `Host` check (DNS rebinding), CORS for `ALLOWED_ORIGINS` |
+//! | `body` | request bodies read against a deadline and a minimum rate |
 //! | `api` | `GET /api/config`, `POST /api/uploads` |
 //! | `local_bucket` | the built-in bucket at `/s3/local/…`, verified with [`crate::sigv4`] |
 //! | `assets` | the page from `static/`, embedded, with its CSP |
@@ -16,8 +19,12 @@
 
 mod api;
 mod assets;
+mod body;
 pub mod config;
+mod connection;
+mod cors;
 mod form;
+mod hosts;
 mod http;
 mod keys;
 mod local_bucket;
@@ -80,6 +87,10 @@ async fn serve_until_signal(config: Config) -> std::io::Result<()> {
     // Handlers go in before the banner: whoever reads "listening" may
     // send SIGTERM at once, and must get a graceful stop, not a kill.
     let shutdown = shutdown_signal()?;
+    // A directory that cannot work is said before "listening", with its path.
+    if let config::Storage::Local { dir, .. } = &config.storage {
+        local_bucket::prepare(dir)?;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {

@@ -3,7 +3,7 @@
 
 use super::http::{json_error, respond, Body};
 use super::state::{State, LOCAL_PREFIX};
-use super::{api, local_bucket};
+use super::{api, cors, local_bucket};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH};
 use hyper::{Method, Request, Response, StatusCode};
@@ -20,7 +20,16 @@ pub async fn handle(
     let method = request.method().clone();
     // Logged without the query string: presigned URLs are bearer tokens.
     let path = request.uri().path().to_owned();
-    let mut response = route(request, state, client).await;
+    let api_origin = path
+        .starts_with("/api/")
+        .then(|| cors::listed_origin(state, request.headers()));
+    let mut response = match state.hosts.check(request.headers()) {
+        Ok(()) => route(request, state, client).await,
+        Err(refusal) => refusal,
+    };
+    if let Some(origin) = api_origin {
+        cors::decorate(&mut response, origin);
+    }
     let headers = response.headers_mut();
     headers.insert(
         "x-content-type-options",
@@ -54,6 +63,12 @@ async fn route(request: Request<Incoming>, state: &State, client: SocketAddr) ->
         "/api/config" if method == Method::GET => api::config(state),
         "/api/uploads" if method == Method::POST => {
             api::create_upload(request, state, client.ip()).await
+        }
+        "/api/config" if method == Method::OPTIONS => {
+            cors::preflight(state, request.headers(), "GET")
+        }
+        "/api/uploads" if method == Method::OPTIONS => {
+            cors::preflight(state, request.headers(), "POST")
         }
         "/healthz" | "/api/config" => not_allowed("GET, HEAD"),
         "/api/uploads" => not_allowed("POST"),

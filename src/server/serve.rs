@@ -1,7 +1,8 @@
-//! The accept loop: a connection cap, hyper per connection, and graceful
-//! shutdown.
+//! The accept loop: a connection cap (overall and per address), hyper per
+//! connection, and graceful shutdown.
 
 use super::config::Config;
+use super::connection::{PerAddressCap, WriteTimeout, MAX_BUFFER_BYTES, OVER_CAP_RESPONSE};
 use super::state::State;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -24,6 +25,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let grace = config.limits.shutdown_grace;
     let header_timeout = config.limits.header_read_timeout;
+    let write_timeout = config.limits.write_timeout;
+    let per_address = PerAddressCap::new(config.limits.max_connections_per_ip);
     // A permit per connection: past the cap, new clients wait in the
     // kernel's backlog instead of exhausting memory or file descriptors.
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
@@ -50,6 +53,11 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        let Some(slot) = per_address.try_acquire(client.ip()) else {
+            // Best effort: a client too busy to take 200 bytes gets a reset.
+            let _ = stream.try_write(OVER_CAP_RESPONSE);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let service = service_fn(move |request| {
@@ -59,12 +67,16 @@ pub async fn run(
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
+            .max_buf_size(MAX_BUFFER_BYTES)
+            .serve_connection(
+                TokioIo::new(WriteTimeout::new(stream, write_timeout)),
+                service,
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             // Errors here are clients going away or timing out: not ours.
             let _ = connection.await;
-            drop(permit);
+            drop((permit, slot));
         });
     }
     drop(listener);

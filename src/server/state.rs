@@ -2,6 +2,7 @@
 
 use super::assets::Assets;
 use super::config::{Config, Storage};
+use super::hosts::AllowedHosts;
 use super::keys::KeyGenerator;
 use super::rate_limit::RateLimiter;
 use crate::s3::{AddressingStyle, Bucket, Endpoint};
@@ -14,6 +15,9 @@ pub const LOCAL_BUCKET: &str = "local";
 /// Where the local bucket is mounted on this server.
 pub const LOCAL_PREFIX: &str = "/s3";
 
+/// Wrong `API_TOKEN`s accepted per client address per minute.
+pub const FAILED_TOKENS_PER_MINUTE: u32 = 10;
+
 /// Shared state of a running server.
 #[derive(Debug)]
 pub struct State {
@@ -25,6 +29,10 @@ pub struct State {
     pub local_dir: Option<PathBuf>,
     /// Per-IP limiter of `POST /api/uploads`.
     pub limiter: RateLimiter,
+    /// Per-IP limiter of wrong `API_TOKEN`s.
+    pub failed_tokens: RateLimiter,
+    /// Which `Host` values are answered.
+    pub hosts: AllowedHosts,
     /// The embedded page, with its security headers.
     pub assets: Assets,
     /// `GET /api/config`'s body, which never changes.
@@ -37,7 +45,8 @@ pub struct State {
 }
 
 impl State {
-    /// Prepares the state; creates the local bucket's directory if needed.
+    /// Prepares the state, and the local bucket's directory
+    /// ([`super::local_bucket::prepare`]).
     pub fn new(config: Config) -> std::io::Result<Self> {
         let (signer, local_dir, bucket_origin) = match &config.storage {
             Storage::S3 {
@@ -54,7 +63,7 @@ impl State {
                 region,
                 ..
             } => {
-                std::fs::create_dir_all(dir)?;
+                super::local_bucket::prepare(dir)?;
                 let origin = config
                     .public_url
                     .as_deref()
@@ -85,6 +94,8 @@ impl State {
         );
         Ok(State {
             limiter: RateLimiter::new(config.limits.rate_per_minute),
+            failed_tokens: RateLimiter::new(FAILED_TOKENS_PER_MINUTE),
+            hosts: AllowedHosts::new(&config),
             assets: Assets::new(bucket_origin.as_deref()),
             signer,
             local_dir,

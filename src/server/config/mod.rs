@@ -3,9 +3,12 @@
 //! Everything is read once at start. A mistake stops the start with one
 //! line that says what to fix ([`ConfigError`]); nothing here panics.
 
+mod access;
 mod files;
+mod limits;
 pub mod policy;
 
+pub use limits::Limits;
 pub use policy::{is_media_type, UploadPolicy};
 
 use crate::s3::{AddressingStyle, Bucket, Endpoint};
@@ -14,7 +17,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Where uploads go.
 #[derive(Debug, Clone)]
@@ -39,21 +41,6 @@ pub enum Storage {
     },
 }
 
-/// Limits that protect the server.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// `POST /api/uploads` per client IP per minute; 0 turns it off.
-    pub rate_per_minute: u32,
-    /// Connections served at once; more wait in the listen backlog.
-    pub max_connections: usize,
-    /// A client must send its whole request head within this time.
-    pub header_read_timeout: Duration,
-    /// On shutdown, in-flight requests get this long to finish.
-    pub shutdown_grace: Duration,
-    /// Threads serving connections (1: a single-threaded runtime).
-    pub worker_threads: usize,
-}
-
 /// The whole configuration of a server.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -65,8 +52,13 @@ pub struct Config {
     pub policy: UploadPolicy,
     /// Protection.
     pub limits: Limits,
-    /// Origins besides this server's own that may call `POST /api/uploads`.
+    /// Origins besides this server's own that may call `POST /api/uploads`
+    /// (answered with CORS headers).
     pub allowed_origins: Vec<String>,
+    /// `Host` names accepted besides loopback ones and `PUBLIC_URL`'s; when
+    /// empty and listening on loopback, other names are refused (DNS
+    /// rebinding).
+    pub allowed_hosts: Vec<String>,
     /// When set, `POST /api/uploads` needs `Authorization: Bearer <token>`.
     pub api_token: Option<String>,
     /// The base URL browsers reach this server at, when it differs from
@@ -179,9 +171,17 @@ impl Config {
             .or_else(|| profiles.get("region"))
             .unwrap_or("us-east-1")
             .to_owned();
-        if region.is_empty() || region.contains('/') {
+        // The region names a host (s3.<region>.amazonaws.com) and goes
+        // into JSON: nothing else than a region name may get through.
+        let is_region_name = |r: &str| {
+            !r.is_empty()
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        if !is_region_name(&region) {
             return Err(error(format!(
-                "AWS_REGION={region:?}: a region name has no '/' (e.g. eu-west-1)"
+                "AWS_REGION={region:?} is not a region name: lower-case letters, digits and '-' \
+                 only (e.g. eu-west-1)"
             )));
         }
         // Checked even without a bucket: a typo should not wait for the day
@@ -198,41 +198,11 @@ impl Config {
             listen,
             storage,
             policy: UploadPolicy::load(vars)?,
-            limits: Limits {
-                rate_per_minute: vars.parse(
-                    "RATE_LIMIT_PER_MINUTE",
-                    60,
-                    "a whole number of requests",
-                )?,
-                max_connections: vars.parse(
-                    "MAX_CONNECTIONS",
-                    1024,
-                    "a whole number of connections",
-                )?,
-                header_read_timeout: Duration::from_secs(vars.parse(
-                    "HEADER_READ_TIMEOUT_SECONDS",
-                    10,
-                    "a whole number of seconds",
-                )?),
-                shutdown_grace: Duration::from_secs(vars.parse(
-                    "SHUTDOWN_GRACE_SECONDS",
-                    10,
-                    "a whole number of seconds",
-                )?),
-                worker_threads: match vars.parse(
-                    "WORKER_THREADS",
-                    1,
-                    "a whole number of threads",
-                )? {
-                    0 => return Err(error("WORKER_THREADS must be at least 1")),
-                    n => n,
-                },
-            },
-            allowed_origins: vars.list("ALLOWED_ORIGINS").unwrap_or_default(),
-            api_token: vars.get("API_TOKEN").map(str::to_owned),
-            public_url: vars
-                .get("PUBLIC_URL")
-                .map(|u| u.trim_end_matches('/').to_owned()),
+            limits: Limits::load(vars)?,
+            allowed_origins: access::allowed_origins(vars)?,
+            allowed_hosts: access::allowed_hosts(vars)?,
+            api_token: access::api_token(vars)?,
+            public_url: access::public_url(vars)?,
             access_log: vars.flag("ACCESS_LOG", true)?,
         })
     }

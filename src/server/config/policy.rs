@@ -84,10 +84,19 @@ impl UploadPolicy {
             .get("UPLOAD_KEY_PREFIX")
             .unwrap_or("uploads/")
             .to_owned();
-        if key_prefix.starts_with('/') || key_prefix.split('/').any(|s| s == "." || s == "..") {
-            return Err(error(
-                "UPLOAD_KEY_PREFIX must not start with '/' or contain '.' or '..' segments",
-            ));
+        // The prefix is good if a key made with it is: checked on the
+        // longest key the server makes (a 36-character id, a 10-letter type).
+        let longest_key = format!(
+            "{key_prefix}2026/01/01/{}.{}",
+            "0".repeat(36),
+            "x".repeat(10)
+        );
+        if !crate::server::keys::is_storable(&longest_key) {
+            return Err(error(format!(
+                "UPLOAD_KEY_PREFIX={key_prefix:?} makes keys the local bucket refuses: no leading '/', \
+                 no empty, '.', '..' or '.presign-tmp' segment, no control characters or '\\', \
+                 segments of at most 255 bytes, keys of at most 1024"
+            )));
         }
         Ok(UploadPolicy {
             allowed_types,

@@ -1,0 +1,102 @@
+//! DNS rebinding protection: a page on `evil.example` whose name is made
+//! to resolve to 127.0.0.1 reaches a server on loopback as same-origin. It
+//! cannot change the `Host` it sends, so a server on loopback answers
+//! only loopback names, `PUBLIC_URL`'s host and `ALLOWED_HOSTS`.
+
+use super::config::Config;
+use super::http::{json_error, Body};
+use hyper::header::HOST;
+use hyper::{HeaderMap, Response, StatusCode};
+use std::net::IpAddr;
+
+/// The `Host` names a server answers.
+#[derive(Debug)]
+pub struct AllowedHosts {
+    /// `None`: any host (listening on a non-loopback address with no
+    /// `ALLOWED_HOSTS`).
+    names: Option<Vec<String>>,
+}
+
+impl AllowedHosts {
+    /// From the listen address, `PUBLIC_URL` and `ALLOWED_HOSTS`.
+    pub fn new(config: &Config) -> Self {
+        if !config.listen.ip().is_loopback() && config.allowed_hosts.is_empty() {
+            return AllowedHosts { names: None };
+        }
+        let mut names = config.allowed_hosts.clone();
+        if let Some(url) = &config.public_url {
+            let authority = url.split_once("://").map_or(url.as_str(), |(_, a)| a);
+            names.push(host_name(authority).to_owned());
+        }
+        AllowedHosts { names: Some(names) }
+    }
+
+    /// `Ok` if the request's `Host` may be answered; a request without one
+    /// is not a browser's.
+    #[allow(clippy::result_large_err)]
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Response<Body>> {
+        let Some(names) = &self.names else {
+            return Ok(());
+        };
+        let Some(host) = headers.get(HOST) else {
+            return Ok(());
+        };
+        let name = host
+            .to_str()
+            .map(|h| host_name(h).to_ascii_lowercase())
+            .unwrap_or_default();
+        if is_loopback_name(&name) || names.contains(&name) {
+            return Ok(());
+        }
+        Err(json_error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "host_not_allowed",
+            "This server answers loopback names only; add this host name to ALLOWED_HOSTS or PUBLIC_URL.",
+        ))
+    }
+}
+
+/// `name` of `name:port`, `[v6]` of `[v6]:port`.
+fn host_name(authority: &str) -> &str {
+    match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => &authority[..i],
+        _ => authority,
+    }
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    let ip = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_names_with_and_without_ports() {
+        for name in [
+            "localhost",
+            "app.localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "[::1]",
+        ] {
+            assert!(is_loopback_name(name), "{name}");
+        }
+        for name in [
+            "evil.example",
+            "localhost.evil.example",
+            "10.0.0.1",
+            "[::2]",
+            "",
+        ] {
+            assert!(!is_loopback_name(name), "{name}");
+        }
+        assert_eq!(host_name("[::1]:3000"), "[::1]");
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("a.example:80"), "a.example");
+    }
+}
