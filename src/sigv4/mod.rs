@@ -8,6 +8,8 @@
 //! | `auth_query` | the `X-Amz-*` parameters of a presigned URL |
 //! | [`key`] | 3: the signing key and its per-day cache |
 //! | [`verify`] | the other side: checking a presigned request |
+//! | [`post_policy`] | browser POST uploads: signing a policy |
+//! | [`base64`] | the policy's encoding |
 //! | [`amz_date`], [`credentials`] | the inputs |
 //!
 //! Time is always a parameter: nothing here reads a clock.
@@ -34,15 +36,18 @@
 
 pub mod amz_date;
 mod auth_query;
+pub mod base64;
 pub mod canonical;
 pub mod credentials;
 pub mod encode;
 pub mod key;
+pub mod post_policy;
 pub mod sign;
 pub mod verify;
 
 pub use amz_date::AmzDate;
 pub use credentials::Credentials;
+pub use post_policy::{Condition, PostPolicy, SignedPolicy};
 pub use sign::{
     expiry, payload_hash, InvalidExpiry, Presigned, Request, SignedHeaders, Signer, SigningOptions,
     Trace, EMPTY_SHA256, MAX_EXPIRES, UNSIGNED_PAYLOAD,
