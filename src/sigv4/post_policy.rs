@@ -15,7 +15,7 @@
 
 use super::amz_date::AmzDate;
 use super::base64;
-use super::sign::{Signer, ALGORITHM};
+use super::sign::{expiry, Signer, ALGORITHM};
 use hmac::Mac;
 use time::OffsetDateTime;
 
@@ -180,7 +180,7 @@ impl Signer {
             auth.push(("x-amz-security-token", token.to_owned()));
         }
         let mut policy = PostPolicy {
-            expiration: date.time() + time::Duration::seconds(i64::from(expires)),
+            expiration: expiry(date.time(), expires),
             conditions,
         };
         policy
