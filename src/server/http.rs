@@ -86,31 +86,7 @@ pub fn json_string(value: &str) -> String {
 
 /// Appends `value` as a JSON string literal.
 pub fn push_json_string(out: &mut String, value: &str) {
-    out.push('"');
-    // Keys, URLs and types never need escaping: copy them whole. (0xE2
-    // starts U+2028 and U+2029, which some JavaScript parsers reject.)
-    if !value
-        .bytes()
-        .any(|b| b < 0x20 || matches!(b, b'"' | b'\\' | 0xE2))
-    {
-        out.push_str(value);
-        out.push('"');
-        return;
-    }
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::sigv4::json::write_string(out, value);
 }
 
 fn xml_escape(value: &str) -> String {

@@ -11,6 +11,7 @@
 //! | [`post_policy`] | browser POST uploads: signing a policy |
 //! | [`base64`] | the policy's encoding |
 //! | [`amz_date`], [`credentials`] | the inputs |
+//! | `json` | the small JSON of POST policies and credential documents |
 //!
 //! Time is always a parameter: nothing here reads a clock.
 //!
@@ -40,6 +41,7 @@ pub mod base64;
 pub mod canonical;
 pub mod credentials;
 pub mod encode;
+pub(crate) mod json;
 pub mod key;
 pub mod post_policy;
 pub mod sign;
