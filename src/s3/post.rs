@@ -6,6 +6,8 @@
 //! SeaweedFS do; Cloudflare R2 and Backblaze B2 do not.
 
 use super::bucket::{Bucket, PresignError};
+use crate::sigv4::json;
+use crate::sigv4::post_policy::iso8601;
 use crate::sigv4::{expiry, Condition, InvalidExpiry, PostPolicy, Signer, MAX_EXPIRES};
 use time::OffsetDateTime;
 
@@ -90,5 +92,28 @@ impl Bucket {
             policy: signed.policy,
             expires_at: expiry(date.time(), expires),
         })
+    }
+}
+
+impl PresignedPost {
+    /// `{"url": …, "fields": {…}, "expiresAt": "2026-01-02T03:14:05Z"}`,
+    /// fields in their order.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(256 + self.url.len() + 64 * self.fields.len());
+        out.push_str("{\"url\":");
+        json::write_string(&mut out, &self.url);
+        out.push_str(",\"fields\":{");
+        for (i, (name, value)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::write_string(&mut out, name);
+            out.push(':');
+            json::write_string(&mut out, value);
+        }
+        out.push_str("},\"expiresAt\":\"");
+        out.push_str(&iso8601(self.expires_at));
+        out.push_str("\"}");
+        out
     }
 }

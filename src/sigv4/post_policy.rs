@@ -211,7 +211,7 @@ impl Signer {
 }
 
 /// `2026-01-02T03:14:05Z`.
-fn iso8601(t: OffsetDateTime) -> String {
+pub(crate) fn iso8601(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
