@@ -7,6 +7,7 @@
 //! | `routes` | `match (method, path)`, security headers, access log |
 //! | `api` | `GET /api/config`, `POST /api/uploads` |
 //! | `local_bucket` | the built-in bucket at `/s3/local/…`, verified with [`crate::sigv4`] |
+//! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
 //! | `assets` | the page from `static/`, embedded, with its CSP |
 //! | `rate_limit`, `form`, `http`, `state` | the small parts they share |
 //!
@@ -21,6 +22,7 @@ mod form;
 mod http;
 mod keys;
 mod local_bucket;
+mod post_upload;
 mod rate_limit;
 mod routes;
 mod serve;
