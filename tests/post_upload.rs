@@ -230,3 +230,83 @@ fn a_connection_cut_inside_the_file_leaves_no_file() {
     assert_eq!(s.files(), Vec::<String>::new());
     s.stop().unwrap();
 }
+
+fn api_upload(s: &TestServer, body: &str) -> http::Response {
+    http::send(
+        &s.addr.to_string(),
+        "POST",
+        &format!("{}/api/uploads", s.origin()),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_api_signs_a_post_form_for_exactly_the_declared_file() {
+    let s = TestServer::start(&[]);
+    let image: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let r = api_upload(
+        &s,
+        &format!(
+            "filename=a.png&type=image%2Fpng&size={}&method=post",
+            image.len()
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["url"], format!("{}/s3/local", s.origin()));
+    let key = body["key"].as_str().unwrap();
+    let fields: Vec<(String, String)> = body["fields"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    // serde_json sorts object members: read the order off the text.
+    let text = r.text();
+    let text = &text[text.find("\"fields\":").unwrap()..];
+    let mut names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_by_key(|n| text.find(&format!("\"{n}\":")).unwrap());
+    assert_eq!(
+        names,
+        [
+            "Content-Type",
+            "success_action_status",
+            "key",
+            "x-amz-algorithm",
+            "x-amz-credential",
+            "x-amz-date",
+            "policy",
+            "x-amz-signature"
+        ]
+    );
+    let url = body["url"].as_str().unwrap();
+    assert_s3_error(&post(&s, url, &fields, &image[1..]), 400, "EntityTooSmall");
+    let mut more = image.clone();
+    more.push(0);
+    assert_s3_error(&post(&s, url, &fields, &more), 400, "EntityTooLarge");
+    assert_s3_error(
+        &post(&s, url, &with(&fields, "Content-Type", "image/gif"), &image),
+        403,
+        "AccessDenied",
+    );
+    assert_eq!(s.files(), Vec::<String>::new());
+    let r = post(&s, url, &fields, &image);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(http::xml_element(&r.body, "Key").as_deref(), Some(key));
+    let view = http::send(
+        &s.addr.to_string(),
+        "GET",
+        body["viewUrl"].as_str().unwrap(),
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!((view.status, view.body), (200, image));
+
+    let r = api_upload(&s, "filename=a.png&type=image%2Fpng&size=5&method=patch");
+    assert_eq!(r.status, 400, "{}", r.text());
+    s.stop().unwrap();
+}

@@ -5,7 +5,7 @@
 //! | [`config`] | environment, `.env` and AWS profile files into a [`Config`] |
 //! | `serve` | accept loop, connection cap, graceful shutdown: [`run`] |
 //! | `routes` | `match (method, path)`, security headers, access log |
-//! | `api` | `GET /api/config`, `POST /api/uploads` |
+//! | `api`, `api_post` | `GET /api/config`, `POST /api/uploads` (a presigned PUT, or with `method=post` a POST form) |
 //! | `local_bucket` | the built-in bucket at `/s3/local/…`, verified with [`crate::sigv4`] |
 //! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
 //! | `assets` | the page from `static/`, embedded, with its CSP |
@@ -16,6 +16,7 @@
 //! [`crate::sigv4::verify_presigned`] and streams to disk).
 
 mod api;
+mod api_post;
 mod assets;
 pub mod config;
 mod form;

@@ -25,9 +25,8 @@ use tokio::io::AsyncWriteExt;
 /// Answers `POST /s3/local` (or `/s3/local/`).
 pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Response<Body> {
     let resource = request.uri().path().to_owned();
-    let fail = |status: StatusCode, code: &str, message: &str| {
-        xml_error(status, code, message, &resource)
-    };
+    let fail =
+        |status: StatusCode, code: &str, message: &str| xml_error(status, code, message, &resource);
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
@@ -59,7 +58,9 @@ pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Re
         while let Some(event) = drained.next() {
             match event {
                 FormEvent::Field { name, value } => fields.push((name, value)),
-                FormEvent::File { filename, .. } => break 'fields (filename, drained.collect::<Vec<_>>()),
+                FormEvent::File { filename, .. } => {
+                    break 'fields (filename, drained.collect::<Vec<_>>())
+                }
                 FormEvent::Data(_) | FormEvent::End => {}
             }
         }
@@ -126,8 +127,8 @@ pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Re
                     FormError::Malformed("the body ends before its closing boundary"),
                 )));
             };
-            let frame = frame
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e))?;
+            let frame =
+                frame.map_err(|e| std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e))?;
             if let Ok(data) = frame.into_data() {
                 if let Err(e) = reader.push(&data, &mut pending) {
                     return Ok(Stored::Form(e));
@@ -258,7 +259,11 @@ fn form_error(
         FormError::FieldsTooLarge => "MaxPostPreDataLengthExceededError",
         FormError::Malformed(_) | FormError::NotMultipart => "MalformedPOSTRequest",
     };
-    fail(StatusCode::BAD_REQUEST, code, &format!("{}.", capitalised(&error.to_string())))
+    fail(
+        StatusCode::BAD_REQUEST,
+        code,
+        &format!("{}.", capitalised(&error.to_string())),
+    )
 }
 
 fn incomplete(fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>) -> Response<Body> {
