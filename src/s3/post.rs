@@ -8,7 +8,7 @@
 use super::bucket::{Bucket, PresignError};
 use crate::sigv4::json;
 use crate::sigv4::post_policy::iso8601;
-use crate::sigv4::{expiry, Condition, InvalidExpiry, PostPolicy, Signer, MAX_EXPIRES};
+use crate::sigv4::{Condition, InvalidExpiry, PostPolicy, Signer, MAX_EXPIRES};
 use time::OffsetDateTime;
 
 /// The placeholder S3 replaces with the uploaded file's name in `key`.
@@ -85,12 +85,11 @@ impl Bucket {
             .collect();
         fields.push(("key".to_owned(), request.key.to_owned()));
         fields.extend(signed.fields);
-        let date = crate::sigv4::AmzDate::new(time);
         Ok(PresignedPost {
+            expires_at: signed.policy.expiration,
             url: format!("{}{}", self.origin(), self.path("")),
             fields,
             policy: signed.policy,
-            expires_at: expiry(date.time(), expires),
         })
     }
 }

@@ -180,7 +180,10 @@ impl Signer {
             auth.push(("x-amz-security-token", token.to_owned()));
         }
         let mut policy = PostPolicy {
-            expiration: expiry(date.time(), expires),
+            // Whole seconds, as written; `expiry` saturates at the end of 9999.
+            expiration: expiry(date.time(), expires)
+                .replace_nanosecond(0)
+                .unwrap_or_else(|_| date.time()),
             conditions,
         };
         policy
