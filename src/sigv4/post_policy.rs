@@ -230,6 +230,8 @@ pub(crate) fn iso8601(t: OffsetDateTime) -> String {
 /// A JSON string literal as Python's `json.dumps` writes it: `"` and `\`
 /// escaped, control characters and everything outside ASCII as `\uXXXX`
 /// (UTF-16 surrogate pairs above U+FFFF), so the policy is plain ASCII.
+/// Not `json::write_string`, which keeps non-ASCII as it is: botocore's
+/// policies, and so their signatures, have it escaped.
 fn write_string(out: &mut String, value: &str) {
     out.push('"');
     for c in value.chars() {
