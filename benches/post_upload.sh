@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZES_MIB=${SIZES_MIB:-1 64 1024}
-PORT=${PORT:-3918}
+PORT=${PORT:-$((20000 + RANDOM % 20000))}
 cargo build --release --quiet
 BIN=$PWD/target/release/presign
 
@@ -24,6 +24,7 @@ ACCESS_LOG=off RATE_LIMIT_PER_MINUTE=0 UPLOAD_MAX_BYTES=5368709120 LOCAL_BUCKET_
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+kill -0 $SERVER 2>/dev/null || { echo "error: the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
 
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$SERVER/status"; }
 echo "server peak RSS before any upload: $(peak_kib) KiB"
