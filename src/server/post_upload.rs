@@ -25,46 +25,28 @@ use tokio::io::AsyncWriteExt;
 /// Answers `POST /s3/local` (or `/s3/local/`).
 pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Response<Body> {
     let resource = request.uri().path().to_owned();
-    let fail =
-        |status: StatusCode, code: &str, message: &str| xml_error(status, code, message, &resource);
+    match upload(request, state, dir).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.respond(&resource),
+    }
+}
+
+async fn upload(
+    request: Request<Incoming>,
+    state: &State,
+    dir: &Path,
+) -> Result<Response<Body>, Refusal> {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mut reader = match FormReader::new(content_type) {
-        Ok(reader) => reader,
-        Err(e) => return form_error(&fail, &e),
+    let mut form = FormBody {
+        reader: FormReader::new(content_type).map_err(Refusal::Form)?,
+        body: request.into_body(),
+        events: Vec::new(),
     };
-    let mut body = request.into_body();
-    let mut events = Vec::new();
-    let mut fields: Vec<(String, String)> = Vec::new();
-    // Until the file part starts: read fields.
-    let (filename, mut pending) = 'fields: loop {
-        let Some(frame) = body.frame().await else {
-            let e = reader.finish().err().unwrap_or(FormError::Malformed(
-                "the body ends before its closing boundary",
-            ));
-            return form_error(&fail, &e);
-        };
-        let Ok(data) = frame.map(|f| f.into_data()) else {
-            return incomplete(&fail);
-        };
-        let Ok(data) = data else { continue };
-        if let Err(e) = reader.push(&data, &mut events) {
-            return form_error(&fail, &e);
-        }
-        let mut drained = events.drain(..);
-        while let Some(event) = drained.next() {
-            match event {
-                FormEvent::Field { name, value } => fields.push((name, value)),
-                FormEvent::File { filename, .. } => {
-                    break 'fields (filename, drained.collect::<Vec<_>>())
-                }
-                FormEvent::Data(_) | FormEvent::End => {}
-            }
-        }
-    };
+    let (fields, filename) = form.fields().await?;
     let verified = {
         let pairs: Vec<(&str, &str)> = fields
             .iter()
@@ -76,102 +58,185 @@ pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Re
             filename: filename.as_deref(),
         };
         let now = time::OffsetDateTime::now_utc();
-        match verify_post(&form, now, |id| {
+        verify_post(&form, now, |id| {
             (id == state.signer.credentials().access_key_id()).then_some(&state.signer)
-        }) {
-            Ok(verified) => verified,
-            Err(e) => return post_error(&fail, &e),
-        }
+        })
+        .map_err(Refusal::Policy)?
     };
-    let Some(path) = object_path(dir, &verified.key) else {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "InvalidArgument",
-            "The local bucket refuses this key: empty, '.' or '..' segments, backslashes, control \
-             characters, a leading '/' or more than 1024 bytes.",
-        );
-    };
-    let max = state.config.policy.max_bytes;
+    let path = object_path(dir, &verified.key).ok_or(Refusal::Key)?;
+    // Created only now: a refused form never touches the disk.
     let tmp = TempFile::new(dir.join(TMP_DIR).join(uuid::Uuid::new_v4().to_string()));
-    let stored: std::io::Result<Stored> = async {
-        tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
-        let mut file = tokio::fs::File::create(&tmp.path).await?;
+    let etag = form
+        .store_file(&tmp.path, &verified, state.config.policy.max_bytes)
+        .await?;
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(Refusal::Storage)?;
+    }
+    tokio::fs::rename(&tmp.path, &path)
+        .await
+        .map_err(Refusal::Storage)?;
+    Ok(success(&fields, &verified, &etag))
+}
+
+/// A request body read as a form, frame by frame.
+struct FormBody {
+    reader: FormReader,
+    body: Incoming,
+    /// Read and not yet handled.
+    events: Vec<FormEvent>,
+}
+
+impl FormBody {
+    /// Reads the next frame into `events`; `false` at the end of the body.
+    async fn read_more(&mut self) -> Result<bool, Refusal> {
+        let Some(frame) = self.body.frame().await else {
+            return Ok(false);
+        };
+        let frame = frame.map_err(|_| Refusal::Incomplete)?;
+        if let Ok(data) = frame.into_data() {
+            self.reader
+                .push(&data, &mut self.events)
+                .map_err(Refusal::Form)?;
+        }
+        Ok(true)
+    }
+
+    /// The body ended early: why, as the reader sees it.
+    fn ended(&self) -> Refusal {
+        Refusal::Form(self.reader.finish().err().unwrap_or(FormError::Malformed(
+            "the body ends before its closing boundary",
+        )))
+    }
+
+    /// The fields before the file, and the file's name. What follows the
+    /// file part's start stays in `events`.
+    async fn fields(&mut self) -> Result<(Vec<(String, String)>, Option<String>), Refusal> {
+        let mut fields = Vec::new();
+        loop {
+            let mut events = std::mem::take(&mut self.events).into_iter();
+            while let Some(event) = events.next() {
+                match event {
+                    FormEvent::Field { name, value } => fields.push((name, value)),
+                    FormEvent::File { filename, .. } => {
+                        self.events = events.collect();
+                        return Ok((fields, filename));
+                    }
+                    FormEvent::Data(_) | FormEvent::End => {}
+                }
+            }
+            if !self.read_more().await? {
+                return Err(self.ended());
+            }
+        }
+    }
+
+    /// Streams the file part into `path`, within the server's limit `max`
+    /// and the policy's `content-length-range`; returns its ETag.
+    async fn store_file(
+        &mut self,
+        path: &Path,
+        verified: &VerifiedPost,
+        max: u64,
+    ) -> Result<String, Refusal> {
+        let parent = path.parent().unwrap_or(path);
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(Refusal::Storage)?;
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(Refusal::Storage)?;
         let mut hash = Sha256::new();
         let mut written: u64 = 0;
         loop {
-            for event in pending.drain(..) {
+            for event in std::mem::take(&mut self.events) {
                 match event {
                     FormEvent::Data(data) => {
                         written += data.len() as u64;
                         if written > max {
-                            return Ok(Stored::TooLarge);
+                            return Err(Refusal::TooLarge);
                         }
-                        if let Err(e) = verified.check_length(written, false) {
-                            return Ok(Stored::Refused(e));
-                        }
+                        verified
+                            .check_length(written, false)
+                            .map_err(Refusal::Policy)?;
                         hash.update(&data);
-                        file.write_all(&data).await?;
+                        file.write_all(&data).await.map_err(Refusal::Storage)?;
                     }
                     FormEvent::End => {
-                        if let Err(e) = verified.check_length(written, true) {
-                            return Ok(Stored::Refused(e));
-                        }
-                        file.sync_all().await?;
-                        return Ok(Stored::Complete(hex::encode(&hash.finalize()[..16])));
+                        verified
+                            .check_length(written, true)
+                            .map_err(Refusal::Policy)?;
+                        file.sync_all().await.map_err(Refusal::Storage)?;
+                        return Ok(hex::encode(&hash.finalize()[..16]));
                     }
                     FormEvent::Field { .. } | FormEvent::File { .. } => {}
                 }
             }
-            let Some(frame) = body.frame().await else {
-                return Ok(Stored::Form(reader.finish().err().unwrap_or(
-                    FormError::Malformed("the body ends before its closing boundary"),
-                )));
-            };
-            let frame =
-                frame.map_err(|e| std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e))?;
-            if let Ok(data) = frame.into_data() {
-                if let Err(e) = reader.push(&data, &mut pending) {
-                    return Ok(Stored::Form(e));
-                }
+            if !self.read_more().await? {
+                return Err(self.ended());
             }
         }
     }
-    .await;
-    let etag = match stored {
-        Ok(Stored::Complete(etag)) => etag,
-        Ok(Stored::TooLarge) => {
-            return fail(
+}
+
+/// Why an upload was refused, each with S3's answer.
+enum Refusal {
+    /// Not a well-formed form.
+    Form(FormError),
+    /// The policy refuses it (or its size).
+    Policy(PostError),
+    /// Above the server's own limit, `UPLOAD_MAX_BYTES`.
+    TooLarge,
+    /// The key cannot be a file here.
+    Key,
+    /// The connection broke off.
+    Incomplete,
+    /// The disk failed us.
+    Storage(std::io::Error),
+}
+
+impl Refusal {
+    fn respond(self, resource: &str) -> Response<Body> {
+        let fail = |status: StatusCode, code: &str, message: &str| {
+            xml_error(status, code, message, resource)
+        };
+        match self {
+            Refusal::Form(e) => {
+                let code = match e {
+                    FormError::FieldsTooLarge => "MaxPostPreDataLengthExceededError",
+                    FormError::Malformed(_) | FormError::NotMultipart => "MalformedPOSTRequest",
+                };
+                fail(
+                    StatusCode::BAD_REQUEST,
+                    code,
+                    &format!("{}.", capitalised(&e.to_string())),
+                )
+            }
+            Refusal::Policy(e) => fail(
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
+                e.s3_code(),
+                e.message(),
+            ),
+            Refusal::TooLarge => fail(
                 StatusCode::BAD_REQUEST,
                 "EntityTooLarge",
                 "Your proposed upload exceeds the maximum allowed object size.",
-            )
-        }
-        Ok(Stored::Refused(e)) => return post_error(&fail, &e),
-        Ok(Stored::Form(e)) => return form_error(&fail, &e),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => return incomplete(&fail),
-        Err(e) => return internal(&fail, &e),
-    };
-    if let Some(parent) = path.parent() {
-        if let Err(e) = tokio::fs::create_dir_all(parent).await {
-            return internal(&fail, &e);
+            ),
+            Refusal::Key => fail(
+                StatusCode::BAD_REQUEST,
+                "InvalidArgument",
+                "The local bucket refuses this key: empty, '.' or '..' segments, backslashes, \
+                 control characters, a leading '/' or more than 1024 bytes.",
+            ),
+            Refusal::Incomplete => fail(
+                StatusCode::BAD_REQUEST,
+                "IncompleteBody",
+                "The connection closed before the upload was complete.",
+            ),
+            Refusal::Storage(e) => internal(&fail, &e),
         }
     }
-    if let Err(e) = tokio::fs::rename(&tmp.path, &path).await {
-        return internal(&fail, &e);
-    }
-    success(&fields, &verified, &etag)
-}
-
-/// How the file part ended.
-enum Stored {
-    /// Stored in the temporary file, with this ETag.
-    Complete(String),
-    /// Above the server's own limit.
-    TooLarge,
-    /// Outside `content-length-range`.
-    Refused(PostError),
-    /// The body broke off or broke the syntax.
-    Form(FormError),
 }
 
 /// S3's answer to an accepted upload: a redirect if the form asked for
@@ -241,37 +306,6 @@ fn status_only(status: StatusCode) -> Response<Body> {
             .insert(CONTENT_LENGTH, HeaderValue::from(0));
     }
     response
-}
-
-fn post_error(
-    fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>,
-    error: &PostError,
-) -> Response<Body> {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN);
-    fail(status, error.s3_code(), error.message())
-}
-
-fn form_error(
-    fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>,
-    error: &FormError,
-) -> Response<Body> {
-    let code = match error {
-        FormError::FieldsTooLarge => "MaxPostPreDataLengthExceededError",
-        FormError::Malformed(_) | FormError::NotMultipart => "MalformedPOSTRequest",
-    };
-    fail(
-        StatusCode::BAD_REQUEST,
-        code,
-        &format!("{}.", capitalised(&error.to_string())),
-    )
-}
-
-fn incomplete(fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>) -> Response<Body> {
-    fail(
-        StatusCode::BAD_REQUEST,
-        "IncompleteBody",
-        "The connection closed before the upload was complete.",
-    )
 }
 
 fn capitalised(text: &str) -> String {
