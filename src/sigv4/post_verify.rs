@@ -165,13 +165,13 @@ impl VerifiedPost {
         if length > max {
             return Err(PostError::new(
                 PostErrorKind::TooLarge,
-                "Your proposed upload exceeds the maximum allowed size.",
+                "Your proposed upload exceeds the maximum allowed object size.",
             ));
         }
         if complete && length < min {
             return Err(PostError::new(
                 PostErrorKind::TooSmall,
-                "Your proposed upload is smaller than the minimum allowed size.",
+                "Your proposed upload is smaller than the minimum allowed object size.",
             ));
         }
         Ok(())
