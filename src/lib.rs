@@ -8,9 +8,11 @@
 //!
 //! * [`sigv4`]: AWS Signature Version 4, hand-written and pure: canonical
 //!   request, string to sign, signing key (cached per day), header and query
-//!   signing, and verification of presigned requests. No I/O, no clock.
+//!   signing, and verification of presigned requests; browser POST
+//!   policies, signed and verified. No I/O, no clock.
 //! * [`s3`]: buckets and objects on top of `sigv4`: endpoints, virtual-hosted
-//!   and path-style addressing, key encoding, presigned object requests.
+//!   and path-style addressing, key encoding, presigned object requests,
+//!   browser POST forms and a streaming reader of their bodies.
 //! * `server` (feature `server`, on by default): the hyper service: the
 //!   upload API, the embedded page, configuration, and the local bucket that
 //!   makes the server work with no configuration at all.

@@ -1,5 +1,6 @@
 //! The `presign` binary: `serve` (the default) runs the upload server;
-//! `url` and `explain` sign and inspect presigned URLs from scripts.
+//! `url`, `post` and `explain` sign and inspect presigned URLs and POST
+//! forms from scripts.
 
 #![forbid(unsafe_code)]
 
@@ -11,6 +12,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("url") => cli::url(&args[1..]),
+        Some("post") => cli::post(&args[1..]),
         Some("explain") => cli::explain(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{}", cli::USAGE);

@@ -258,3 +258,140 @@ fn bad_arguments_are_one_line_naming_the_argument_and_exit_2() {
     let out = presign(&["url", "--help"], &[]);
     assert!(out.status.success() && stdout(&out).contains("presign url"));
 }
+
+fn post_env() -> [(&'static str, &'static str); 2] {
+    [
+        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
+    ]
+}
+
+#[test]
+fn post_prints_a_form_our_verifier_accepts() {
+    use presign::sigv4::{verify_post, Credentials, PostForm, Signer};
+    let args = [
+        "post",
+        "--bucket",
+        "examplebucket",
+        "--key-prefix",
+        "user/u1/",
+        "--content-type-prefix",
+        "image/",
+        "--min-bytes",
+        "1",
+        "--max-bytes",
+        "1000",
+        "--field",
+        "success_action_status=201",
+        "--field",
+        "x-amz-meta-note=\"quoted\" \\ café",
+        "--endpoint",
+        "http://127.0.0.1:8333",
+        "--path-style",
+        "--time",
+        "20260102T030405Z",
+        "--expires",
+        "600",
+    ];
+    let out = presign(&args, &post_env());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["url"], "http://127.0.0.1:8333/examplebucket");
+    assert_eq!(json["expiresAt"], "2026-01-02T03:14:05Z");
+    assert_eq!(json["fields"]["key"], "user/u1/${filename}");
+    assert_eq!(json["fields"]["Content-Type"], "image/");
+    // The order the form must send them in, read off the text.
+    let names = [
+        "Content-Type",
+        "success_action_status",
+        "x-amz-meta-note",
+        "key",
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "policy",
+        "x-amz-signature",
+    ];
+    let at: Vec<usize> = names
+        .iter()
+        .map(|n| text.find(&format!("\"{n}\":")).unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+
+    let fields: Vec<(String, String)> = names
+        .iter()
+        .map(|n| {
+            let value = json["fields"][n].as_str().unwrap();
+            let value = if *n == "Content-Type" {
+                "image/png"
+            } else {
+                value
+            };
+            ((*n).to_owned(), value.to_owned())
+        })
+        .collect();
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let [(_, id), (_, secret)] = post_env();
+    let signer = Signer::new(Credentials::new(id, secret), "us-east-1", "s3");
+    let form = PostForm {
+        bucket: "examplebucket",
+        fields: &fields,
+        filename: Some("a.png"),
+    };
+    let now = time::macros::datetime!(2026-01-02 03:10 UTC);
+    let verified = verify_post(&form, now, |_| Some(&signer)).unwrap();
+    assert_eq!(verified.key, "user/u1/a.png");
+    assert_eq!(verified.length_range, Some((1, 1000)));
+
+    let out = presign(&[&args[..], &["--html"]].concat(), &post_env());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = stdout(&out);
+    assert!(html.starts_with(
+        "<form action=\"http://127.0.0.1:8333/examplebucket\" method=\"post\" enctype=\"multipart/form-data\">"
+    ));
+    assert!(html.contains(
+        "<input type=\"hidden\" name=\"x-amz-meta-note\" value=\"&quot;quoted&quot; \\ café\">"
+    ));
+    let file = html.find("name=\"file\"").unwrap();
+    assert!(html.rfind("type=\"hidden\"").unwrap() < file);
+    assert!(html.find("name=\"x-amz-signature\"").unwrap() < file);
+}
+
+#[test]
+fn post_bad_arguments_name_the_argument_and_exit_2() {
+    let post =
+        |extra: &[&'static str]| [&["post", "--bucket", "b", "--key", "k"][..], extra].concat();
+    for (args, needle) in [
+        (vec!["post", "--bucket", "b"], "--key or --key-prefix"),
+        (post(&["--key-prefix", "p/"]), "--key or --key-prefix"),
+        (
+            post(&["--content-type", "a/b", "--content-type-prefix", "a/"]),
+            "--content-type",
+        ),
+        (
+            post(&["--min-bytes", "10", "--max-bytes", "9"]),
+            "--min-bytes",
+        ),
+        (post(&["--max-bytes", "lots"]), "--max-bytes"),
+        (post(&["--field", "novalue"]), "--field"),
+        (post(&["--field", "key=x"]), "--field key"),
+        (post(&["--field", "X-Amz-Date=x"]), "--field X-Amz-Date"),
+        (post(&["--field", "a=1", "--field", "A=2"]), "--field A"),
+        (post(&["--expires", "0"]), "--expires"),
+        (vec!["post", "--key", "k"], "--bucket"),
+    ] {
+        let out = presign(&args, &post_env());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}

@@ -20,6 +20,8 @@
 
 #[path = "common/http.rs"]
 mod http;
+#[path = "common/post_form.rs"]
+mod post_form;
 
 use http::Response;
 use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest, PresignedRequest};
@@ -982,4 +984,132 @@ fn header_signing_with_a_session_token() {
     let get = send_signed(bucket, &signer, &ObjectRequest::new("GET", key), b"");
     expect(&get, 200, None, "header-signed GET with a session token");
     assert_eq!(get.body, b"by header");
+}
+
+// ------------------------------------------------------ browser POST forms --
+
+/// A POST form for keys under `post/`, PNG only, 10 to 100 bytes, signed
+/// by the plain user at `at`.
+fn sign_post(bucket: &Bucket, at: OffsetDateTime) -> presign::s3::PresignedPost {
+    let conditions = [
+        presign::sigv4::Condition::content_length_range(10, 100),
+        presign::sigv4::Condition::starts_with("Content-Type", "image/"),
+        presign::sigv4::Condition::eq("success_action_status", "201"),
+    ];
+    let request = presign::s3::PostRequest {
+        key: "post/${filename}",
+        fields: &[
+            ("Content-Type", "image/png"),
+            ("success_action_status", "201"),
+        ],
+        conditions: &conditions,
+    };
+    bucket
+        .presign_post(&signer(&server().user), &request, at, 300)
+        .unwrap()
+}
+
+fn send_post(url: &str, fields: &[(String, String)], filename: &str, file: &[u8]) -> Response {
+    let body = post_form::body(fields, filename, "image/png", file);
+    http::send(
+        &server().connect,
+        "POST",
+        url,
+        &[("Content-Type", &post_form::content_type())],
+        &body,
+    )
+    .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+}
+
+#[test]
+#[ignore = "needs SeaweedFS: tests/conformance/seaweedfs.sh start"]
+fn post_forms_we_sign_are_accepted() {
+    let bucket = shared_bucket();
+    let form = sign_post(bucket, now());
+    for (filename, file) in [("a.png", &[7u8; 10][..]), ("b b.png", &[8u8; 100][..])] {
+        let r = send_post(&form.url, &form.fields, filename, file);
+        expect(&r, 201, None, &format!("POST {filename}"));
+        let key = format!("post/{filename}");
+        assert_eq!(
+            http::xml_element(&r.body, "Key").as_deref(),
+            Some(key.as_str()),
+            "{}",
+            r.text()
+        );
+        let get = presign(bucket, &server().user, &ObjectRequest::new("GET", &key));
+        let read = send_presigned(&get, &[], b"");
+        expect(&read, 200, None, &format!("GET {key}"));
+        assert_eq!(read.body, file);
+    }
+}
+
+#[test]
+#[ignore = "needs SeaweedFS: tests/conformance/seaweedfs.sh start"]
+fn post_forms_that_break_their_policy_are_refused_with_s3s_codes() {
+    let bucket = shared_bucket();
+    let form = sign_post(bucket, now());
+    let fields = &form.fields;
+    expect(
+        &send_post(&form.url, fields, "over.png", &[1u8; 101]),
+        400,
+        Some("EntityTooLarge"),
+        "one byte over content-length-range",
+    );
+    expect(
+        &send_post(&form.url, fields, "under.png", &[1u8; 9]),
+        400,
+        Some("EntityTooSmall"),
+        "one byte under content-length-range",
+    );
+    expect(
+        &send_post(
+            &form.url,
+            &post_form::with(fields, "key", "elsewhere/${filename}"),
+            "k.png",
+            &[1u8; 10],
+        ),
+        403,
+        Some("AccessDenied"),
+        "a key outside starts-with",
+    );
+    expect(
+        &send_post(
+            &form.url,
+            &post_form::with(fields, "Content-Type", "text/html"),
+            "t.png",
+            &[1u8; 10],
+        ),
+        403,
+        Some("AccessDenied"),
+        "a changed field",
+    );
+    let mut forged = fields.clone();
+    let policy = forged.iter().position(|(n, _)| n == "policy").unwrap();
+    let mut decoded = presign::sigv4::base64::decode(&forged[policy].1).unwrap();
+    let at = decoded.windows(3).position(|w| w == b"100").unwrap();
+    decoded[at] = b'9';
+    forged[policy].1 = presign::sigv4::base64::encode(&decoded);
+    expect(
+        &send_post(&form.url, &forged, "f.png", &[1u8; 10]),
+        403,
+        Some("SignatureDoesNotMatch"),
+        "a policy changed after signing",
+    );
+    let expired = sign_post(bucket, now() - Duration::seconds(301));
+    expect(
+        &send_post(&expired.url, &expired.fields, "e.png", &[1u8; 10]),
+        403,
+        Some("AccessDenied"),
+        "an expired policy",
+    );
+    for name in ["over.png", "under.png", "k.png", "t.png", "f.png", "e.png"] {
+        let key = format!("post/{name}");
+        let head = presign(bucket, &server().user, &ObjectRequest::new("HEAD", &key));
+        expect(
+            &send_presigned(&head, &[], b""),
+            404,
+            None,
+            &format!("HEAD {key} after a refusal"),
+        );
+    }
 }

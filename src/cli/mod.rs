@@ -1,4 +1,4 @@
-//! `presign url` and `presign explain`: the signer for scripts.
+//! `presign url`, `presign post` and `presign explain`: the signer for scripts.
 //!
 //! Credentials come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
 //! `AWS_SESSION_TOKEN`. Bad arguments print one line naming the argument
@@ -6,6 +6,7 @@
 
 mod args;
 mod explain;
+mod post;
 mod url;
 
 use args::CliError;
@@ -19,6 +20,11 @@ usage:
   presign url --bucket B --key K [--method PUT|GET|HEAD|DELETE|POST] [--region R]
               [--endpoint URL] [--path-style] [--expires SECONDS] [--time YYYYMMDDTHHMMSSZ]
               [--header 'name: value']... [--query 'name=value' | --query name]... [--verbose]
+  presign post --bucket B (--key K | --key-prefix P) [--content-type T | --content-type-prefix P]
+              [--min-bytes N] [--max-bytes N] [--expires SECONDS] [--field name=value]...
+              [--region R] [--endpoint URL] [--path-style] [--time YYYYMMDDTHHMMSSZ] [--html]
+                                       a browser POST upload form: URL and fields as JSON,
+                                       or with --html a ready-to-use HTML form
   presign explain URL [--method M] [--header 'name: value']... [--time YYYYMMDDTHHMMSSZ]
 
 Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.
@@ -33,6 +39,21 @@ pub fn url(args: &[String]) -> ExitCode {
     match url::run(args) {
         Ok(url) => {
             println!("{url}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => bad_arguments(&e),
+    }
+}
+
+/// `presign post`.
+pub fn post(args: &[String]) -> ExitCode {
+    if wants_help(args) {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    match post::run(args) {
+        Ok(form) => {
+            println!("{form}");
             ExitCode::SUCCESS
         }
         Err(e) => bad_arguments(&e),

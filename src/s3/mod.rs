@@ -3,6 +3,8 @@
 //! * [`Endpoint`]: the service URL (AWS, MinIO, R2, SeaweedFS, the local bucket).
 //! * [`Bucket`]: a bucket on an endpoint, its addressing style, and
 //!   [`Bucket::presign`] for any object request.
+//! * [`Bucket::presign_post`]: a browser POST upload form (`post`), and
+//!   [`FormReader`], the streaming reader of such forms (`post_form`).
 //!
 //! ```
 //! use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest};
@@ -24,9 +26,13 @@
 
 mod bucket;
 mod endpoint;
+mod post;
+mod post_form;
 
 pub use bucket::{
     AddressingStyle, Bucket, InvalidBucketName, ObjectRequest, PresignError, PresignedRequest,
     SignedRequest,
 };
 pub use endpoint::{Endpoint, InvalidEndpoint};
+pub use post::{PostRequest, PresignedPost, FILENAME_PLACEHOLDER};
+pub use post_form::{FormError, FormEvent, FormReader, MAX_FIELDS_BYTES};

@@ -1,5 +1,5 @@
 //! The JSON API the page (and any other client) uses:
-//! `GET /api/config` and `POST /api/uploads`.
+//! `GET /api/config` and `POST /api/uploads` (`method=post`: `api_post`).
 //!
 //! Handlers return `Result<Response, Response>`: both arms are answers to
 //! the client, the error arm just ends the request early with `?`.
@@ -129,6 +129,16 @@ async fn create(
             "The field 'type' must be a media type such as image/png.",
         ));
     }
+    let post = match fields.get("method").map(str::trim) {
+        None | Some("") => false,
+        Some(m) if m.eq_ignore_ascii_case("put") => false,
+        Some(m) if m.eq_ignore_ascii_case("post") => true,
+        Some(_) => {
+            return Err(bad_request(
+                "The field 'method' must be put (the default) or post.",
+            ))
+        }
+    };
     let size: u64 = field("size")?
         .parse()
         .map_err(|_| bad_request("The field 'size' must be the file's size in bytes."))?;
@@ -162,6 +172,9 @@ async fn create(
     if size == 0 {
         return Err(bad_request("The file is empty."));
     }
+    if post {
+        return super::api_post::presign(state, host, content_type, size);
+    }
     presign(state, host, content_type, size)
 }
 
@@ -186,15 +199,6 @@ fn presign(
     let put = ObjectRequest {
         headers: &signed[..if policy.if_none_match { 3 } else { 2 }],
         ..ObjectRequest::new("PUT", &key)
-    };
-    // The configuration and the headers above are checked: a refusal here
-    // is a bug, not the client's fault, and is said as it is.
-    let server_fault = |e: PresignError| {
-        json_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            &format!("The server cannot sign this upload: {e}."),
-        )
     };
     let upload = bucket
         .presign(&state.signer, &put, now, policy.expires_seconds)
@@ -246,7 +250,17 @@ pub(super) fn rfc3339(t: OffsetDateTime) -> String {
     out
 }
 
-fn push_rfc3339(out: &mut String, t: OffsetDateTime) {
+/// The configuration and the request are checked before signing: a
+/// refusal is a bug, not the client's fault, and is said as it is.
+pub(super) fn server_fault(e: PresignError) -> Response<Body> {
+    json_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        &format!("The server cannot sign this upload: {e}."),
+    )
+}
+
+pub(super) fn push_rfc3339(out: &mut String, t: OffsetDateTime) {
     push_padded(out, t.year().clamp(0, 9999) as u32, 4);
     out.push('-');
     push_padded(out, u8::from(t.month()).into(), 2);

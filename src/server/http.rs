@@ -89,7 +89,8 @@ pub fn push_json_string(out: &mut String, value: &str) {
     crate::sigv4::json::write_string(out, value);
 }
 
-fn xml_escape(value: &str) -> String {
+/// Text safe inside XML elements and attributes.
+pub fn xml_escape(value: &str) -> String {
     value
         .replace('&', "&amp;")
         .replace('<', "&lt;")

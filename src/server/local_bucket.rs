@@ -1,6 +1,7 @@
 //! The local bucket: a path-style S3 endpoint at `/s3/local/<key>` that
-//! accepts presigned `PUT`, `GET` and `HEAD` only, verified by our own SigV4
-//! verifier, and keeps objects as files under one directory.
+//! accepts presigned `PUT`, `GET` and `HEAD`, verified by our own SigV4
+//! verifier, and browser POST uploads to `/s3/local` (`post_upload`), and
+//! keeps objects as files under one directory.
 //!
 //! A `PUT` streams the body into a temporary file, syncs it, then moves it
 //! into place in one step, so readers see the whole object or none, and a
@@ -25,11 +26,16 @@ pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Re
     let resource = request.uri().path().to_owned();
     let fail =
         |status: StatusCode, code: &str, message: &str| xml_error(status, code, message, &resource);
+    let bucket_url = resource.strip_prefix(LOCAL_PREFIX) == Some(&format!("/{LOCAL_BUCKET}"))
+        || resource.strip_prefix(LOCAL_PREFIX) == Some(&format!("/{LOCAL_BUCKET}/"));
+    if request.method() == Method::POST && bucket_url {
+        return super::post_upload::handle(request, state, dir).await;
+    }
     if !matches!(*request.method(), Method::PUT | Method::GET | Method::HEAD) {
         let mut response = fail(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
-            "The local bucket accepts presigned PUT, GET and HEAD requests only.",
+            "The local bucket accepts presigned PUT, GET and HEAD requests, and POST uploads to the bucket's URL.",
         );
         response
             .headers_mut()
@@ -113,7 +119,7 @@ fn verify(request: &Request<Incoming>, state: &State) -> Result<(), crate::sigv4
 
 /// The file of `key`, or `None` if the key could escape the directory or
 /// collide with our temporary files.
-fn object_path(dir: &Path, key: &str) -> Option<PathBuf> {
+pub(super) fn object_path(dir: &Path, key: &str) -> Option<PathBuf> {
     is_storable(key).then(|| {
         key.split('/')
             .fold(dir.to_path_buf(), |path, segment| path.join(segment))
@@ -248,7 +254,7 @@ async fn put(
 /// Whether `path` cannot be an object's file because a directory is in its
 /// place or a file is in the place of one of its directories. Looked up
 /// rather than read from the error, whose kind differs by platform.
-fn is_key_conflict(dir: &Path, path: &Path) -> bool {
+pub(super) fn is_key_conflict(dir: &Path, path: &Path) -> bool {
     path.is_dir()
         || path
             .ancestors()
@@ -258,7 +264,7 @@ fn is_key_conflict(dir: &Path, path: &Path) -> bool {
 }
 
 /// Objects are files: `a` and `a/b` cannot both exist, unlike in S3.
-fn conflict(fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>) -> Response<Body> {
+pub(super) fn conflict(fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>) -> Response<Body> {
     fail(
         StatusCode::CONFLICT,
         "KeyConflict",
@@ -350,7 +356,7 @@ async fn get(head: bool, path: &Path, key: &str, resource: &str) -> Response<Bod
     response
 }
 
-fn internal(
+pub(super) fn internal(
     fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>,
     error: &std::io::Error,
 ) -> Response<Body> {
@@ -364,12 +370,12 @@ fn internal(
 
 /// A temporary file that is deleted when dropped, so every way out of a
 /// `PUT` (error, refusal, cancelled connection) cleans up after itself.
-struct TempFile {
-    path: PathBuf,
+pub(super) struct TempFile {
+    pub(super) path: PathBuf,
 }
 
 impl TempFile {
-    fn new(path: PathBuf) -> Self {
+    pub(super) fn new(path: PathBuf) -> Self {
         TempFile { path }
     }
 }

@@ -8,8 +8,9 @@
 //! | `routes` | `match (method, path)`, security headers, access log |
 //! | `hosts`, `cors` | `Host` check (DNS rebinding), CORS for `ALLOWED_ORIGINS` |
 //! | `body` | request bodies read against a deadline and a minimum rate |
-//! | `api` | `GET /api/config`, `POST /api/uploads` |
+//! | `api`, `api_post` | `GET /api/config`, `POST /api/uploads` (a presigned PUT, or with `method=post` a POST form) |
 //! | `local_bucket` | the built-in bucket at `/s3/local/…`, verified with [`crate::sigv4`] |
+//! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
 //! | `assets` | the page from `static/`, embedded, with its CSP |
 //! | `rate_limit`, `form`, `http`, `state` | the small parts they share |
 //!
@@ -18,6 +19,7 @@
 //! [`crate::sigv4::verify_presigned`] and streams to disk).
 
 mod api;
+mod api_post;
 mod assets;
 mod body;
 pub mod config;
@@ -28,6 +30,7 @@ mod hosts;
 mod http;
 mod keys;
 mod local_bucket;
+mod post_upload;
 mod rate_limit;
 mod routes;
 mod serve;

@@ -6,10 +6,6 @@
 //! members in order, duplicates included: whoever reads one decides what a
 //! repeated name means.
 
-// Until the POST policy and the credential chain read JSON, only the
-// writer and the tests use this module.
-#![allow(dead_code)]
-
 use std::fmt;
 
 /// How deep arrays and objects may nest: far beyond any policy or

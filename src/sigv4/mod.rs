@@ -8,6 +8,8 @@
 //! | `auth_query` | the `X-Amz-*` parameters of a presigned URL |
 //! | [`key`] | 3: the signing key and its per-day cache |
 //! | [`verify`] | the other side: checking a presigned request |
+//! | [`post_policy`], [`post_verify`] | browser POST uploads: signing a policy, checking a form |
+//! | [`base64`] | the policy's encoding |
 //! | [`amz_date`], [`credentials`] | the inputs |
 //! | `json` | the small JSON of POST policies and credential documents |
 //!
@@ -35,16 +37,21 @@
 
 pub mod amz_date;
 mod auth_query;
+pub mod base64;
 pub mod canonical;
 pub mod credentials;
 pub mod encode;
 pub(crate) mod json;
 pub mod key;
+pub mod post_policy;
+pub mod post_verify;
 pub mod sign;
 pub mod verify;
 
 pub use amz_date::AmzDate;
 pub use credentials::Credentials;
+pub use post_policy::{Condition, PostPolicy, SignedPolicy};
+pub use post_verify::{verify_post, PostError, PostErrorKind, PostForm, VerifiedPost};
 pub use sign::{
     expiry, payload_hash, InvalidExpiry, Presigned, Request, SignedHeaders, Signer, SigningOptions,
     Trace, EMPTY_SHA256, MAX_EXPIRES, UNSIGNED_PAYLOAD,

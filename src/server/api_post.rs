@@ -1,0 +1,87 @@
+//! `POST /api/uploads` with `method=post`: a signed browser POST form
+//! instead of a presigned PUT, for clients that prefer forms (an HTML form
+//! with no JavaScript, or stores' POST-only tooling).
+//!
+//! The form allows what the PUT allows: this key, this type, exactly the
+//! declared size (`content-length-range` from `size` to `size`), and asks
+//! for S3's `201` XML answer.
+#![allow(clippy::result_large_err)]
+
+use super::api::{push_rfc3339, server_fault};
+use super::http::{json_error, push_json_string, respond, Body};
+use super::state::State;
+use crate::s3::{ObjectRequest, PostRequest};
+use crate::sigv4::Condition;
+use hyper::header::{HeaderValue, CACHE_CONTROL};
+use hyper::{Response, StatusCode};
+use time::OffsetDateTime;
+
+/// The `201` answer: `{"key", "method": "POST", "url", "fields",
+/// "expiresAt", "viewUrl"}`, fields in the order the form must send them
+/// (the file goes last).
+pub fn presign(
+    state: &State,
+    host: Option<&str>,
+    content_type: &str,
+    size: u64,
+) -> Result<Response<Body>, Response<Body>> {
+    let bucket = state.bucket(host).ok_or_else(|| {
+        json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "The Host header is missing or not a valid host name.",
+        )
+    })?;
+    let policy = &state.config.policy;
+    let now = OffsetDateTime::now_utc();
+    let key = state.keys.key(policy, content_type, now);
+    let fields = [
+        ("Content-Type", content_type),
+        ("success_action_status", "201"),
+    ];
+    let conditions = [
+        Condition::eq("Content-Type", content_type),
+        Condition::eq("success_action_status", "201"),
+        Condition::content_length_range(size, size),
+    ];
+    let request = PostRequest {
+        key: &key,
+        fields: &fields,
+        conditions: &conditions,
+    };
+    let form = bucket
+        .presign_post(&state.signer, &request, now, policy.expires_seconds)
+        .map_err(server_fault)?;
+    let view = bucket
+        .presign(
+            &state.signer,
+            &ObjectRequest::new("GET", &key),
+            now,
+            policy.view_expires_seconds,
+        )
+        .map_err(server_fault)?;
+    let mut body = String::with_capacity(1024 + view.url.len());
+    body.push_str("{\"key\":");
+    push_json_string(&mut body, &key);
+    body.push_str(",\"method\":\"POST\",\"url\":");
+    push_json_string(&mut body, &form.url);
+    body.push_str(",\"fields\":{");
+    for (i, (name, value)) in form.fields.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        push_json_string(&mut body, name);
+        body.push(':');
+        push_json_string(&mut body, value);
+    }
+    body.push_str("},\"expiresAt\":\"");
+    push_rfc3339(&mut body, form.expires_at);
+    body.push_str("\",\"viewUrl\":");
+    push_json_string(&mut body, &view.url);
+    body.push('}');
+    let mut response = respond(StatusCode::CREATED, "application/json", body);
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
