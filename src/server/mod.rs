@@ -4,7 +4,8 @@
 //! | --- | --- |
 //! | [`config`] | environment, `.env` and AWS profile files into a [`Config`] |
 //! | `serve` | accept loop, connection cap, graceful shutdown: [`run`] |
-//! | `routes` | `match (method, path)`, security headers, access log |
+//! | `routes` | `match (method, path)`, security headers, the access log's entry |
+//! | `access_log` | lines into a bounded buffer, written to stderr in batches by a thread |
 //! | `api` | `GET /api/config`, `POST /api/uploads` |
 //! | `local_bucket` | the built-in bucket at `/s3/local/…`, verified with [`crate::sigv4`] |
 //! | `assets` | the page from `static/`, embedded, with its CSP |
@@ -14,6 +15,7 @@
 //! [`crate::s3::Bucket::presign`]) or `local_bucket` (which verifies with
 //! [`crate::sigv4::verify_presigned`] and streams to disk).
 
+mod access_log;
 mod api;
 mod assets;
 pub mod config;
@@ -26,7 +28,7 @@ mod routes;
 mod serve;
 mod state;
 
-pub use config::{Config, ConfigError, Vars};
+pub use config::{AccessLogFormat, Config, ConfigError, Vars};
 pub use serve::run;
 
 use std::process::ExitCode;
@@ -108,12 +110,12 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
+    Ok(std::future::poll_fn(move |cx| {
+        match (interrupt.poll_recv(cx), terminate.poll_recv(cx)) {
+            (std::task::Poll::Pending, std::task::Poll::Pending) => std::task::Poll::Pending,
+            _ => std::task::Poll::Ready(()),
         }
-    })
+    }))
 }
 
 /// Resolves on Ctrl-C.

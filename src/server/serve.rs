@@ -8,8 +8,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -29,26 +31,22 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let state = Arc::new(State::new(config)?);
     let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
+    let mut shutdown = pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
+        let permit = match unless_shutdown(permits.clone().acquire_owned(), shutdown.as_mut()).await
+        {
+            Some(Ok(permit)) => permit,
+            Some(Err(_)) | None => break,
         };
-        let (stream, client) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Usually out of file descriptors: back off, don't spin.
-                    eprintln!("presign: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+        let (stream, client) = match unless_shutdown(listener.accept(), shutdown.as_mut()).await {
+            Some(Ok(accepted)) => accepted,
+            Some(Err(e)) => {
+                // Usually out of file descriptors: back off, don't spin.
+                eprintln!("presign: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            None => break,
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
@@ -78,4 +76,19 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// `work`'s output, or `None` once `shutdown` has completed.
+async fn unless_shutdown<T>(
+    work: impl Future<Output = T>,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
+) -> Option<T> {
+    let mut work = pin!(work);
+    poll_fn(|cx| {
+        if shutdown.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        work.as_mut().poll(cx).map(Some)
+    })
+    .await
 }

@@ -72,8 +72,19 @@ pub struct Config {
     /// The base URL browsers reach this server at, when it differs from
     /// the `Host` they send (used for local-bucket URLs).
     pub public_url: Option<String>,
-    /// One line per request on stderr.
-    pub access_log: bool,
+    /// One line per request on stderr, in this format.
+    pub access_log: AccessLogFormat,
+}
+
+/// `ACCESS_LOG`: the format of the line written for each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// No access log.
+    Off,
+    /// `time client method path status bytes duration`, space-separated.
+    Plain,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// A configuration mistake, with what to do about it.
@@ -233,7 +244,7 @@ impl Config {
             public_url: vars
                 .get("PUBLIC_URL")
                 .map(|u| u.trim_end_matches('/').to_owned()),
-            access_log: vars.flag("ACCESS_LOG", true)?,
+            access_log: access_log_format(vars)?,
         })
     }
 
@@ -335,6 +346,21 @@ fn s3_storage(
         bucket,
         credentials,
     })
+}
+
+fn access_log_format(vars: &Vars) -> Result<AccessLogFormat, ConfigError> {
+    match vars
+        .get("ACCESS_LOG")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("1" | "true" | "yes" | "on" | "plain") => Ok(AccessLogFormat::Plain),
+        Some("0" | "false" | "no" | "off") => Ok(AccessLogFormat::Off),
+        Some("json") => Ok(AccessLogFormat::Json),
+        Some(v) => Err(error(format!(
+            "ACCESS_LOG={v:?} is not on, off, plain or json"
+        ))),
+    }
 }
 
 fn local_storage(vars: &Vars, region: &str) -> Result<Storage, ConfigError> {
