@@ -168,10 +168,18 @@ fn every_request_served_is_logged_after_a_graceful_stop_under_load() {
         .filter(|l| l.contains(" /healthz ") || l.contains(" /api/uploads "))
         .collect();
     assert!(served >= 1_000, "only {served} requests served");
-    assert_eq!(lines.len(), served, "{}", &log[log.len().saturating_sub(2000)..]);
+    assert_eq!(
+        lines.len(),
+        served,
+        "{}",
+        &log[log.len().saturating_sub(2000)..]
+    );
     assert!(lines.iter().any(|l| l.contains(" POST /api/uploads 201 ")));
     assert!(lines.iter().any(|l| l.contains(" POST /api/uploads 429 ")));
-    assert!(!log.contains("query-secret") && !log.contains("dropped"), "{log}");
+    assert!(
+        !log.contains("query-secret") && !log.contains("dropped"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -205,7 +213,10 @@ fn a_stderr_nobody_reads_does_not_stop_the_server() {
         .and_then(|l| l.split(' ').nth(2))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no line reporting dropped lines in:\n{log}"));
-    assert!(logged > 0 && dropped > 0, "{logged} logged, {dropped} dropped");
+    assert!(
+        logged > 0 && dropped > 0,
+        "{logged} logged, {dropped} dropped"
+    );
     assert_eq!(logged + dropped, sent);
     assert!(log.contains(" GET /healthz 200 "), "{log}");
 }

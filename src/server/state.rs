@@ -92,7 +92,7 @@ impl State {
             signer,
             local_dir,
             config_json,
-            keys: KeyGenerator::default(),
+            keys: KeyGenerator::new()?,
             access_log: AccessLog::to_stderr(config.access_log)?,
             bucket: Mutex::new(match &config.storage {
                 Storage::S3 { bucket, .. } => Some((String::new(), Arc::new(bucket.clone()))),

@@ -374,15 +374,14 @@ fn local_storage(vars: &Vars, region: &str) -> Result<Storage, ConfigError> {
         }
         (Some(id), Some(secret)) => (Credentials::new(id, secret), false),
         (None, None) => {
-            let id = format!(
-                "LOCAL{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..15].to_ascii_uppercase()
-            );
-            let secret = format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            );
+            let random = |what| {
+                move |e: std::io::Error| {
+                    error(format!("cannot generate the local bucket's {what}: {e}"))
+                }
+            };
+            let id = hex::encode_upper(super::keys::os_random::<8>().map_err(random("key id"))?);
+            let id = format!("LOCAL{}", &id[..15]);
+            let secret = hex::encode(super::keys::os_random::<32>().map_err(random("secret"))?);
             (Credentials::new(id, secret), true)
         }
         _ => return Err(error(
