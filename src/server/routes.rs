@@ -6,7 +6,7 @@ use super::http::{json_error, respond, Body};
 use super::state::{State, LOCAL_PREFIX};
 use super::{api, local_bucket};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -24,11 +24,9 @@ pub async fn handle(
     let uri = request.uri().clone();
     let mut response = route(request, state, client).await;
     let headers = response.headers_mut();
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Standard names: a string name would be parsed again on every request.
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if let Some(log) = &state.access_log {
         log.record(&Entry {
             client: client.ip(),
