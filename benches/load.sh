@@ -18,7 +18,8 @@
 # Per round and as medians: requests/s and its ratio to bare in the same
 # round, and the server's CPU time per request (user + system of all its
 # threads, from /proc/PID/stat), which wrk sharing the cores disturbs far
-# less than requests/s. Then one run at 256 connections each, each server's
+# less than requests/s; of which user time, the server's own code (system
+# time is mostly the loopback network, and grows with every wake-up of wrk). Then one run at 256 connections each, each server's
 # peak RSS (VmHWM), and the access log checked against the requests served.
 #
 #   benches/load.sh                      # 3 rounds of 5 s
@@ -70,38 +71,39 @@ for name in "${NAMES[@]}"; do
   for _ in $(seq 50); do curl -sf -o /dev/null "http://${ADDR[$name]}/healthz" && break; sleep 0.1; done
 done
 
-# Server CPU time so far, user + system, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/${PID[$1]}/stat"; }
+# Server CPU time so far in clock ticks: "user+system user".
+cpu_ticks() { awk '{print $14 + $15, $14}' "/proc/${PID[$1]}/stat"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
-# Prints "requests/s p99 CPU-µs-per-request errors" of one wrk run; adds
+# Prints "requests/s p99 CPU-µs-per-request user-µs-per-request errors" of
+# one wrk run (user: the server's own code, without the kernel's); adds
 # the answers it counted to $WORK/NAME.served.
 run() { # name connections duration
-  local out before after
-  before=$(cpu_ticks "$1")
+  local out before after user_before user_after
+  read -r before user_before < <(cpu_ticks "$1")
   out=$(wrk -t"$THREADS" -c"$2" -d"$3" --latency -s "$LUA" "http://${ADDR[$1]}/api/uploads")
-  after=$(cpu_ticks "$1")
+  read -r after user_after < <(cpu_ticks "$1")
   awk '/requests in/ {print $1}' <<<"$out" >> "$WORK/$1.served"
-  awk -v ticks=$((after - before)) -v tick_us="$TICK_US" '
+  awk -v ticks=$((after - before)) -v user=$((user_after - user_before)) -v tick_us="$TICK_US" '
     /requests in/ {n=$1} /Requests\/sec/ {rps=$2} $1=="99%" {p99=$2}
     /Non-2xx/ {errors+=$NF} /Socket errors/ {gsub(",", ""); errors+=$4+$6+$8+$10}
-    END {printf "%.0f %s %.2f %d\n", rps, p99, ticks * tick_us / n, errors}' <<<"$out"
+    END {printf "%.0f %s %.2f %.2f %d\n", rps, p99, ticks * tick_us / n, user * tick_us / n, errors}' <<<"$out"
 }
 
 for name in "${NAMES[@]}"; do run "$name" 64 1s >/dev/null; done # warm-up
 
-printf '%-5s %-10s %6s %11s %8s %9s %10s %8s %7s\n' \
-  round server conns "requests/s" "× bare" p99 "CPU µs/req" "× bare" errors
+printf '%-5s %-10s %6s %11s %8s %9s %10s %8s %9s %7s\n' \
+  round server conns "requests/s" "× bare" p99 "CPU µs/req" "× bare" "user µs" errors
 ERRORS=0
 declare -A RPS CPU
 for round in $(seq "$ROUNDS"); do
   for name in "${NAMES[@]}"; do
-    read -r rps p99 cpu errors < <(run "$name" 64 "$DURATION")
+    read -r rps p99 cpu user errors < <(run "$name" 64 "$DURATION")
     RPS[$name]=$rps CPU[$name]=$cpu
     ERRORS=$((ERRORS + errors))
-    printf '%-5s %-10s %6s %11s %8s %9s %10s %8s %7s\n' "$round" "$name" 64 "$rps" \
+    printf '%-5s %-10s %6s %11s %8s %9s %10s %8s %9s %7s\n' "$round" "$name" 64 "$rps" \
       "$(awk -v a="$rps" -v b="${RPS[bare]}" 'BEGIN {printf "%.2f", a / b}')" "$p99" "$cpu" \
-      "$(awk -v a="$cpu" -v b="${CPU[bare]}" 'BEGIN {printf "%.2f", a / b}')" "$errors"
+      "$(awk -v a="$cpu" -v b="${CPU[bare]}" 'BEGIN {printf "%.2f", a / b}')" "$user" "$errors"
   done | tee -a "$WORK/rounds"
 done
 
@@ -109,24 +111,26 @@ echo
 echo "medians over $ROUNDS rounds at 64 connections (ratios: per round, then the median):"
 awk '
   $2 == "bare" {next}
-  {r[$2] = r[$2] " " $5; c[$2] = c[$2] " " $8; v[$2] = v[$2] " " $4; u[$2] = u[$2] " " $7}
+  {r[$2] = r[$2] " " $5; c[$2] = c[$2] " " $8; v[$2] = v[$2] " " $4; u[$2] = u[$2] " " $7; o[$2] = o[$2] " " $9}
   function median(list,   a, n, i, j, t) {
     n = split(list, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) {t = a[i]; a[i] = a[j]; a[j] = t}
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
   END {
-    for (s in r) printf "  %-10s %8.0f requests/s = %.2f× bare, %6.2f µs CPU/request = %.2f× bare\n",
-      s, median(v[s]), median(r[s]), median(u[s]), median(c[s])
+    for (s in r) printf "  %-10s %8.0f requests/s = %.2f× bare, %6.2f µs CPU/request = %.2f× bare (user %.2f µs)\n",
+      s, median(v[s]), median(r[s]), median(u[s]), median(c[s]), median(o[s])
   }' "$WORK/rounds" | sort
-awk '$2 == "bare" {v = v " " $4; u = u " " $7} END {print "  bare rounds: requests/s" v ";  µs CPU/request" u}' "$WORK/rounds"
+awk '$2 == "bare" {v = v " " $4; u = u " " $7; o = o " " $9}
+  END {print "  bare rounds: requests/s" v ";  µs CPU/request" u ";  user µs" o}' "$WORK/rounds"
 
 echo
 echo "256 connections, $DURATION each:"
 for name in "${NAMES[@]}"; do
-  read -r rps p99 cpu errors < <(run "$name" 256 "$DURATION")
+  read -r rps p99 cpu user errors < <(run "$name" 256 "$DURATION")
   ERRORS=$((ERRORS + errors))
-  printf '  %-10s %8s requests/s  p99 %8s  %6s µs CPU/request  %s errors\n' "$name" "$rps" "$p99" "$cpu" "$errors"
+  printf '  %-10s %8s requests/s  p99 %8s  %6s µs CPU/request (user %5s)  %s errors\n' \
+    "$name" "$rps" "$p99" "$cpu" "$user" "$errors"
 done
 
 echo
