@@ -460,14 +460,19 @@ mod tests {
     #[test]
     fn a_full_buffer_drops_lines_and_the_writer_reports_how_many() {
         /// An output that takes nothing until it is opened.
-        #[derive(Clone)]
-        struct Gate(Arc<(Mutex<(bool, Vec<u8>)>, Condvar)>);
+        #[derive(Clone, Default)]
+        struct Gate(Arc<GateState>);
+        #[derive(Default)]
+        struct GateState {
+            /// Whether it is open, and what was written.
+            state: Mutex<(bool, Vec<u8>)>,
+            opened: Condvar,
+        }
         impl Write for Gate {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                let (state, opened) = &*self.0;
-                let mut state = state.lock().unwrap();
+                let mut state = self.0.state.lock().unwrap();
                 while !state.0 {
-                    state = opened.wait(state).unwrap();
+                    state = self.0.opened.wait(state).unwrap();
                 }
                 state.1.extend_from_slice(buf);
                 Ok(buf.len())
@@ -476,20 +481,17 @@ mod tests {
                 Ok(())
             }
         }
-        let gate = Gate(Arc::default());
+        let gate = Gate::default();
         let log = AccessLog::start(AccessLogFormat::Plain, gate.clone()).unwrap();
         let line_len = plain(&entry("/healthz")).len();
         let sent = 3 * CAPACITY / line_len;
         for _ in 0..sent {
             log.record(&entry("/healthz"));
         }
-        {
-            let (state, opened) = &*gate.0;
-            state.lock().unwrap().0 = true;
-            opened.notify_all();
-        }
+        gate.0.state.lock().unwrap().0 = true;
+        gate.0.opened.notify_all();
         drop(log);
-        let written = String::from_utf8(gate.0 .0.lock().unwrap().1.clone()).unwrap();
+        let written = String::from_utf8(gate.0.state.lock().unwrap().1.clone()).unwrap();
         let logged = written.lines().filter(|l| l.contains(" /healthz ")).count();
         let dropped: usize = written
             .lines()
