@@ -326,23 +326,41 @@ fn push_dropped(out: &mut Vec<u8>, format: AccessLogFormat, stamp: &str, dropped
     };
 }
 
+/// The most of a method or path a line holds; a longer one ends in `...`.
+/// Keeps a line, and so the buffer, small whatever hyper accepts.
+const MAX_FIELD: usize = 2048;
+
+/// `text`, cut to [`MAX_FIELD`] bytes, and whether it was cut.
+fn clipped(text: &str) -> (&[u8], bool) {
+    let bytes = text.as_bytes();
+    (
+        &bytes[..bytes.len().min(MAX_FIELD)],
+        bytes.len() > MAX_FIELD,
+    )
+}
+
 /// Printable ASCII as it is; every other byte (controls, space, `\`, and
 /// each byte of a non-ASCII character such as U+202E, which could reorder
 /// what a terminal shows) as `\xHH`. A line cannot be forged or disguised.
 fn push_escaped(out: &mut Vec<u8>, text: &str) {
-    for &b in text.as_bytes() {
+    let (text, cut) = clipped(text);
+    for &b in text {
         if b.is_ascii_graphic() && b != b'\\' {
             out.push(b);
         } else {
             push_hex_escape(out, b);
         }
     }
+    if cut {
+        out.extend_from_slice(b"...");
+    }
 }
 
 /// [`push_escaped`]'s text inside a JSON string: its `\` and `"` escaped
 /// again, so the parsed value is exactly the plain format's text.
 fn push_escaped_json(out: &mut Vec<u8>, text: &str) {
-    for &b in text.as_bytes() {
+    let (text, cut) = clipped(text);
+    for &b in text {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\x5C"),
@@ -352,6 +370,9 @@ fn push_escaped_json(out: &mut Vec<u8>, text: &str) {
                 push_hex_escape(out, b);
             }
         }
+    }
+    if cut {
+        out.extend_from_slice(b"...");
     }
 }
 
@@ -438,6 +459,21 @@ mod tests {
         assert!(line.is_ascii());
         assert_eq!(line.lines().count(), 1);
         assert_eq!(line.split(' ').count(), 7);
+    }
+
+    #[test]
+    fn long_paths_are_cut() {
+        let long = format!("/{}", "\u{202e}".repeat(1000));
+        let line = plain(&entry(&long));
+        assert!(line.len() < 4 * MAX_FIELD + 100, "{}", line.len());
+        assert!(line.contains("... 201 1234 "), "{line}");
+        let path = json(&entry(&long))["path"].as_str().unwrap().to_owned();
+        assert!(path.ends_with("..."), "{path}");
+        assert_eq!(
+            path.len(),
+            1 + 4 * (MAX_FIELD - 1) + 3,
+            "/, escaped bytes, ..."
+        );
     }
 
     #[test]
