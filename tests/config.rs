@@ -268,3 +268,48 @@ fn svg_is_refused_unless_explicitly_allowed() {
     .unwrap();
     assert_eq!(config.policy.active_types(), ["image/svg+xml"]);
 }
+
+#[test]
+fn access_log_is_plain_by_default_json_or_off_on_request() {
+    use presign::server::AccessLogFormat;
+    let format = |value: Option<&str>| {
+        let mut pairs = vec![("HOME", "/nonexistent")];
+        pairs.extend(value.map(|v| ("ACCESS_LOG", v)));
+        Config::load(&vars(&pairs, None), None).map(|c| c.access_log)
+    };
+    assert_eq!(format(None), Ok(AccessLogFormat::Plain));
+    for (value, expected) in [
+        ("on", AccessLogFormat::Plain),
+        ("plain", AccessLogFormat::Plain),
+        ("JSON", AccessLogFormat::Json),
+        ("off", AccessLogFormat::Off),
+        ("false", AccessLogFormat::Off),
+    ] {
+        assert_eq!(format(Some(value)), Ok(expected), "{value}");
+    }
+    let message = format(Some("yaml")).unwrap_err().to_string();
+    assert!(
+        message.contains("ACCESS_LOG") && message.contains("json"),
+        "{message}"
+    );
+}
+
+#[test]
+fn generated_local_keys_are_random_hex() {
+    let load = || Config::load(&vars(&[("HOME", "/nonexistent")], None), None).unwrap();
+    let keys = |config: Config| match config.storage {
+        Storage::Local { credentials, .. } => (
+            credentials.access_key_id().to_owned(),
+            credentials.secret_access_key().to_owned(),
+        ),
+        _ => panic!("expected the local bucket"),
+    };
+    let (id, secret) = keys(load());
+    assert!(id.starts_with("LOCAL") && id.len() == 20, "{id}");
+    assert!(id[5..]
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+    assert_eq!(secret.len(), 64);
+    assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_ne!(keys(load()), (id, secret), "two starts, two key pairs");
+}

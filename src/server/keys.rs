@@ -10,8 +10,18 @@
 
 use super::config::UploadPolicy;
 use sha2::{Digest, Sha256};
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use time::OffsetDateTime;
+
+/// `N` bytes from the kernel's random source, for seeds and generated keys.
+pub fn os_random<const N: usize>() -> std::io::Result<[u8; N]> {
+    let mut bytes = [0; N];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read /dev/urandom: {e}")))?;
+    Ok(bytes)
+}
 
 /// Generates upload keys.
 pub struct KeyGenerator {
@@ -25,21 +35,17 @@ impl std::fmt::Debug for KeyGenerator {
     }
 }
 
-impl Default for KeyGenerator {
-    fn default() -> Self {
-        let mut seed = [0u8; 32];
-        seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        KeyGenerator {
-            seed,
-            counter: AtomicU64::new(0),
-        }
-    }
-}
-
 impl KeyGenerator {
-    /// A fresh random (version 4) UUID.
-    pub fn uuid(&self) -> uuid::Uuid {
+    /// A generator with a fresh seed from the kernel.
+    pub fn new() -> std::io::Result<Self> {
+        Ok(KeyGenerator {
+            seed: os_random()?,
+            counter: AtomicU64::new(0),
+        })
+    }
+
+    /// Appends a fresh random (version 4) UUID, hyphenated, lower case.
+    pub fn push_uuid(&self, out: &mut String) {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let digest = Sha256::new()
             .chain_update(self.seed)
@@ -47,7 +53,25 @@ impl KeyGenerator {
             .finalize();
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
-        uuid::Builder::from_random_bytes(bytes).into_uuid()
+        // RFC 9562: version 4 in the high nibble of byte 6, variant 0b10
+        // in the high bits of byte 8.
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        for (i, b) in bytes.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                out.push('-');
+            }
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+
+    /// A fresh random (version 4) UUID.
+    pub fn uuid(&self) -> String {
+        let mut out = String::with_capacity(36);
+        self.push_uuid(&mut out);
+        out
     }
 
     /// A new key for a file of `content_type` uploaded at `now`. The
@@ -63,11 +87,7 @@ impl KeyGenerator {
         key.push('/');
         push_padded(&mut key, now.day().into(), 2);
         key.push('/');
-        key.push_str(
-            self.uuid()
-                .hyphenated()
-                .encode_lower(&mut uuid::Uuid::encode_buffer()),
-        );
+        self.push_uuid(&mut key);
         key.push('.');
         key.push_str(extension);
         key
@@ -122,7 +142,7 @@ mod tests {
 
     #[test]
     fn keys_take_their_extension_from_the_type() {
-        let keys = KeyGenerator::default();
+        let keys = KeyGenerator::new().unwrap();
         let key = keys.key(&policy(), "image/jpeg", datetime!(2026-01-02 03:04 UTC));
         assert!(key.starts_with("uploads/2026/01/02/"), "{key}");
         assert!(key.ends_with(".jpg"));
@@ -137,12 +157,21 @@ mod tests {
 
     #[test]
     fn ids_are_version_4_and_never_repeat() {
-        let keys = KeyGenerator::default();
-        let other = KeyGenerator::default();
+        let keys = KeyGenerator::new().unwrap();
+        let other = KeyGenerator::new().unwrap();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..10_000 {
             let id = keys.uuid();
-            assert_eq!(id.get_version_num(), 4);
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+            assert!(id
+                .bytes()
+                .all(|b| b == b'-' || b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert_eq!(&id[14..15], "4", "version 4: {id}");
+            assert!(
+                matches!(&id[19..20], "8" | "9" | "a" | "b"),
+                "RFC variant: {id}"
+            );
             assert!(seen.insert(id));
             assert!(
                 seen.insert(other.uuid()),

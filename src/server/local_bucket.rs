@@ -166,7 +166,7 @@ async fn put(
     if declared.is_some_and(|len| len > max) {
         return too_large();
     }
-    let tmp = TempFile::new(dir.join(TMP_DIR).join(uuid::Uuid::new_v4().to_string()));
+    let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
     let stored = async {
         tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
         let mut file = tokio::fs::File::create(&tmp.path).await?;

@@ -5,7 +5,8 @@
 //! | [`config`] | environment, `.env` and AWS profile files into a [`Config`] |
 //! | `serve` | accept loop, connection cap, graceful shutdown: [`run`] |
 //! | `connection` | per-address connection cap, write timeout, buffer size |
-//! | `routes` | `match (method, path)`, security headers, access log |
+//! | `routes` | `match (method, path)`, security headers, the access log's entry |
+//! | `access_log` | lines into a bounded buffer, written to stderr in batches by a thread |
 //! | `hosts`, `cors` | `Host` check (DNS rebinding), CORS for `ALLOWED_ORIGINS` |
 //! | `body` | request bodies read against a deadline and a minimum rate |
 //! | `api`, `api_post` | `GET /api/config`, `POST /api/uploads` (a presigned PUT, or with `method=post` a POST form) |
@@ -18,6 +19,7 @@
 //! [`crate::s3::Bucket::presign`]) or `local_bucket` (which verifies with
 //! [`crate::sigv4::verify_presigned`] and streams to disk).
 
+mod access_log;
 mod api;
 mod api_post;
 mod assets;
@@ -36,7 +38,7 @@ mod routes;
 mod serve;
 mod state;
 
-pub use config::{Config, ConfigError, Vars};
+pub use config::{AccessLogFormat, Config, ConfigError, Vars};
 pub use serve::run;
 
 use std::process::ExitCode;
@@ -122,12 +124,12 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
+    Ok(std::future::poll_fn(move |cx| {
+        match (interrupt.poll_recv(cx), terminate.poll_recv(cx)) {
+            (std::task::Poll::Pending, std::task::Poll::Pending) => std::task::Poll::Pending,
+            _ => std::task::Poll::Ready(()),
         }
-    })
+    }))
 }
 
 /// Resolves on Ctrl-C.

@@ -70,7 +70,7 @@ async fn upload(
         return Err(Refusal::Conflict);
     }
     // Created only now: a refused form never touches the disk.
-    let tmp = TempFile::new(dir.join(TMP_DIR).join(uuid::Uuid::new_v4().to_string()));
+    let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
     let etag = form
         .store_file(&tmp.path, &verified, state.config.policy.max_bytes)
         .await?;

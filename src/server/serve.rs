@@ -9,8 +9,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -32,26 +34,22 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let state = Arc::new(State::new(config)?);
     let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
+    let mut shutdown = pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
+        let permit = match unless_shutdown(permits.clone().acquire_owned(), shutdown.as_mut()).await
+        {
+            Some(Ok(permit)) => permit,
+            Some(Err(_)) | None => break,
         };
-        let (stream, client) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Usually out of file descriptors: back off, don't spin.
-                    eprintln!("presign: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+        let (stream, client) = match unless_shutdown(listener.accept(), shutdown.as_mut()).await {
+            Some(Ok(accepted)) => accepted,
+            Some(Err(e)) => {
+                // Usually out of file descriptors: back off, don't spin.
+                eprintln!("presign: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            None => break,
         };
         let Some(slot) = per_address.try_acquire(client.ip()) else {
             // Best effort: a client too busy to take 200 bytes gets a reset.
@@ -90,4 +88,19 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// `work`'s output, or `None` once `shutdown` has completed.
+async fn unless_shutdown<T>(
+    work: impl Future<Output = T>,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
+) -> Option<T> {
+    let mut work = pin!(work);
+    poll_fn(|cx| {
+        if shutdown.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        work.as_mut().poll(cx).map(Some)
+    })
+    .await
 }

@@ -1,5 +1,6 @@
 //! What every request handler shares, built once at start.
 
+use super::access_log::AccessLog;
 use super::assets::Assets;
 use super::config::{Config, Storage};
 use super::hosts::AllowedHosts;
@@ -39,6 +40,8 @@ pub struct State {
     pub config_json: String,
     /// Names new objects.
     pub keys: KeyGenerator,
+    /// Where each request's line goes, unless `ACCESS_LOG=off`.
+    pub access_log: Option<AccessLog>,
     /// The bucket URLs are signed for; for the local bucket, the last one
     /// built, with the `Host` it was built for.
     bucket: Mutex<Option<(String, Arc<Bucket>)>>,
@@ -100,7 +103,8 @@ impl State {
             signer,
             local_dir,
             config_json,
-            keys: KeyGenerator::default(),
+            keys: KeyGenerator::new()?,
+            access_log: AccessLog::to_stderr(config.access_log)?,
             bucket: Mutex::new(match &config.storage {
                 Storage::S3 { bucket, .. } => Some((String::new(), Arc::new(bucket.clone()))),
                 Storage::Local { .. } => None,

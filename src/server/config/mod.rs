@@ -64,8 +64,19 @@ pub struct Config {
     /// The base URL browsers reach this server at, when it differs from
     /// the `Host` they send (used for local-bucket URLs).
     pub public_url: Option<String>,
-    /// One line per request on stderr.
-    pub access_log: bool,
+    /// One line per request on stderr, in this format.
+    pub access_log: AccessLogFormat,
+}
+
+/// `ACCESS_LOG`: the format of the line written for each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// No access log.
+    Off,
+    /// `time client method path status bytes duration`, space-separated.
+    Plain,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// A configuration mistake, with what to do about it.
@@ -203,7 +214,7 @@ impl Config {
             allowed_hosts: access::allowed_hosts(vars)?,
             api_token: access::api_token(vars)?,
             public_url: access::public_url(vars)?,
-            access_log: vars.flag("ACCESS_LOG", true)?,
+            access_log: access_log_format(vars)?,
         })
     }
 
@@ -307,6 +318,21 @@ fn s3_storage(
     })
 }
 
+fn access_log_format(vars: &Vars) -> Result<AccessLogFormat, ConfigError> {
+    match vars
+        .get("ACCESS_LOG")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("1" | "true" | "yes" | "on" | "plain") => Ok(AccessLogFormat::Plain),
+        Some("0" | "false" | "no" | "off") => Ok(AccessLogFormat::Off),
+        Some("json") => Ok(AccessLogFormat::Json),
+        Some(v) => Err(error(format!(
+            "ACCESS_LOG={v:?} is not on, off, plain or json"
+        ))),
+    }
+}
+
 fn local_storage(vars: &Vars, region: &str) -> Result<Storage, ConfigError> {
     let key_id = vars.get("LOCAL_BUCKET_ACCESS_KEY_ID");
     let secret = vars.get("LOCAL_BUCKET_SECRET_ACCESS_KEY");
@@ -318,15 +344,14 @@ fn local_storage(vars: &Vars, region: &str) -> Result<Storage, ConfigError> {
         }
         (Some(id), Some(secret)) => (Credentials::new(id, secret), false),
         (None, None) => {
-            let id = format!(
-                "LOCAL{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..15].to_ascii_uppercase()
-            );
-            let secret = format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            );
+            let random = |what| {
+                move |e: std::io::Error| {
+                    error(format!("cannot generate the local bucket's {what}: {e}"))
+                }
+            };
+            let id = hex::encode_upper(super::keys::os_random::<8>().map_err(random("key id"))?);
+            let id = format!("LOCAL{}", &id[..15]);
+            let secret = hex::encode(super::keys::os_random::<32>().map_err(random("secret"))?);
             (Credentials::new(id, secret), true)
         }
         _ => return Err(error(
