@@ -1,15 +1,19 @@
 //! `presign url` and `presign explain`: the signer for scripts.
 //!
-//! Credentials come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
-//! `AWS_SESSION_TOKEN`. Bad arguments print one line naming the argument
-//! and exit with status 2.
+//! Credentials come from the server's chain
+//! ([`presign::server::credentials`]): environment keys, the profile
+//! (`--profile` or `AWS_PROFILE`), the container endpoint, EC2 instance
+//! metadata. Bad arguments print one line naming the argument and exit
+//! with status 2.
 
 mod args;
 mod explain;
 mod url;
 
 use args::CliError;
-use presign::sigv4::{AmzDate, Credentials};
+use presign::server::credentials::{self, Fetched};
+use presign::server::Vars;
+use presign::sigv4::AmzDate;
 use std::process::ExitCode;
 
 /// Help text.
@@ -18,10 +22,13 @@ usage:
   presign [serve] [--listen ADDR]      run the upload server (configured by environment)
   presign url --bucket B --key K [--method PUT|GET|HEAD|DELETE|POST] [--region R]
               [--endpoint URL] [--path-style] [--expires SECONDS] [--time YYYYMMDDTHHMMSSZ]
+              [--profile NAME]
               [--header 'name: value']... [--query 'name=value' | --query name]... [--verbose]
   presign explain URL [--method M] [--header 'name: value']... [--time YYYYMMDDTHHMMSSZ]
 
-Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.
+Credentials, first found: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN);
+the profile (--profile or AWS_PROFILE) in ~/.aws/credentials or ~/.aws/config, with
+credential_process; the ECS/EKS container endpoint; EC2 instance metadata (IMDSv2).
 ";
 
 /// `presign url`.
@@ -67,18 +74,27 @@ fn bad_arguments(error: &CliError) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn credentials_from_env() -> Result<Credentials, CliError> {
-    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-    let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
-        return Err(CliError(
-            "credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
-        ));
-    };
-    let credentials = Credentials::new(id, secret);
-    Ok(match var("AWS_SESSION_TOKEN") {
-        Some(token) => credentials.with_session_token(token),
-        None => credentials,
-    })
+/// Credentials from the chain the server uses, with `profile` (from
+/// `--profile`) over `AWS_PROFILE`.
+fn credentials(profile: Option<&str>) -> Result<Fetched, CliError> {
+    let vars = Vars::new(std::env::vars(), None);
+    let fail = |e: credentials::Error| CliError(format!("credentials: {e}"));
+    let profile = credentials::Profile::read(&vars, profile).map_err(fail)?;
+    for warning in &profile.warnings {
+        eprintln!("presign: warning: {warning}");
+    }
+    let source = credentials::Source::resolve(&vars, &profile).map_err(fail)?;
+    if let Some(static_credentials) = source.static_credentials() {
+        return Ok(Fetched {
+            credentials: static_credentials.clone(),
+            expires: None,
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError(format!("credentials: cannot start the async runtime: {e}")))?;
+    runtime.block_on(source.fetch()).map_err(fail)
 }
 
 fn parse_time(option: &str, raw: &str) -> Result<time::OffsetDateTime, CliError> {

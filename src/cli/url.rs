@@ -1,8 +1,9 @@
 //! `presign url`: one presigned URL on standard output.
 
 use super::args::{header, Args, CliError};
-use super::{credentials_from_env, parse_time};
+use super::{credentials, format_time, parse_time};
 use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest, PresignError};
+use presign::server::credentials::refresh::{Current, Expiring};
 use presign::sigv4::{Signer, MAX_EXPIRES};
 
 const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "DELETE", "POST"];
@@ -14,6 +15,7 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
         args,
         &[
             "bucket", "key", "method", "region", "endpoint", "expires", "time", "header", "query",
+            "profile",
         ],
         &["path-style", "verbose"],
     )?;
@@ -81,7 +83,30 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
     if let Some((name, _)) = query.iter().find(|(name, _)| name.is_empty()) {
         return Err(CliError(format!("--query {name:?}: the name is empty")));
     }
-    let signer = Signer::new(credentials_from_env()?, region, "s3");
+    let fetched = credentials(args.get("profile"))?;
+    let current = Current {
+        signer: Signer::new(fetched.credentials, region, "s3"),
+        expires: fetched.expires,
+    };
+    // A URL dies with the temporary credentials that signed it: say so
+    // and sign for no longer.
+    let expires = match current.lifetime(expires, time) {
+        Ok(capped) if capped < expires => {
+            eprintln!(
+                "presign: warning: --expires {expires} capped to {capped} s: the credentials expire at {}",
+                format_time(current.expires.unwrap_or(time))
+            );
+            capped
+        }
+        Ok(expires) => expires,
+        Err(Expiring(at)) => {
+            return Err(CliError(format!(
+                "credentials: they expire at {}, too soon to sign with",
+                format_time(at)
+            )))
+        }
+    };
+    let signer = current.signer;
     let request = ObjectRequest {
         method: &method,
         key,

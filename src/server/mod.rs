@@ -3,6 +3,7 @@
 //! | file | concern |
 //! | --- | --- |
 //! | [`config`] | environment, `.env` and AWS profile files into a [`Config`] |
+//! | [`credentials`] | the AWS credential chain (env, profile, container, IMDS) and its refresh |
 //! | `serve` | accept loop, connection cap, graceful shutdown: [`run`] |
 //! | `routes` | `match (method, path)`, security headers, access log |
 //! | `api` | `GET /api/config`, `POST /api/uploads` |
@@ -17,6 +18,7 @@
 mod api;
 mod assets;
 pub mod config;
+pub mod credentials;
 mod form;
 mod http;
 mod keys;
@@ -42,7 +44,7 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match Config::load(&Vars::from_process(), listen) {
+    let config = match Vars::from_process().and_then(|vars| Config::load(&vars, listen)) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("presign: configuration error: {e}");
@@ -80,6 +82,9 @@ async fn serve_until_signal(config: Config) -> std::io::Result<()> {
     // Handlers go in before the banner: whoever reads "listening" may
     // send SIGTERM at once, and must get a graceful stop, not a kill.
     let shutdown = shutdown_signal()?;
+    // Credentials before listening: a provider that fails stops the start.
+    let state = state::State::start(config).await?;
+    let config = &state.config;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {
@@ -88,6 +93,9 @@ async fn serve_until_signal(config: Config) -> std::io::Result<()> {
     let address = listener.local_addr()?;
     println!("presign: listening on http://{address}/");
     println!("{}", config.summary());
+    for warning in &config.warnings {
+        println!("warning: {warning}");
+    }
     let active = config.policy.active_types();
     if !active.is_empty() {
         println!(
@@ -96,7 +104,7 @@ async fn serve_until_signal(config: Config) -> std::io::Result<()> {
             active.join(", ")
         );
     }
-    run(listener, config, shutdown).await?;
+    serve::serve(listener, state, shutdown).await?;
     println!("presign: stopped");
     Ok(())
 }

@@ -2,6 +2,8 @@
 
 use super::assets::Assets;
 use super::config::{Config, Storage};
+use super::credentials::refresh::{self, LiveSigner};
+use super::credentials::Source;
 use super::keys::KeyGenerator;
 use super::rate_limit::RateLimiter;
 use crate::s3::{AddressingStyle, Bucket, Endpoint};
@@ -19,8 +21,9 @@ pub const LOCAL_PREFIX: &str = "/s3";
 pub struct State {
     /// The configuration it was started with.
     pub config: Config,
-    /// Signs upload and preview URLs (for the local bucket: also verifies them).
-    pub signer: Signer,
+    /// Signs upload and preview URLs (for the local bucket: also verifies
+    /// them); replaced in the background when temporary credentials expire.
+    pub signer: Arc<LiveSigner>,
     /// The local bucket's directory, when there is no S3 bucket.
     pub local_dir: Option<PathBuf>,
     /// Per-IP limiter of `POST /api/uploads`.
@@ -37,24 +40,55 @@ pub struct State {
 }
 
 impl State {
-    /// Prepares the state; creates the local bucket's directory if needed.
-    pub fn new(config: Config) -> std::io::Result<Self> {
-        let (signer, local_dir, bucket_origin) = match &config.storage {
+    /// Prepares the state: gets the credentials (and starts refreshing
+    /// them), creates the local bucket's directory if needed. A credential
+    /// provider that fails stops the start with its one-line reason.
+    pub async fn start(mut config: Config) -> std::io::Result<Self> {
+        let (signer, local_dir, bucket_origin) = match &mut config.storage {
             Storage::S3 {
                 bucket,
-                credentials,
-            } => (
-                Signer::new(credentials.clone(), bucket.region(), "s3"),
-                None,
-                Some(bucket.origin()),
-            ),
+                credentials: source,
+            } => {
+                let fetched = source.fetch().await.map_err(std::io::Error::other)?;
+                if let Source::Imds(imds) = source {
+                    if imds.region_from_imds {
+                        *bucket = in_region(
+                            bucket,
+                            &imds.region().await.map_err(std::io::Error::other)?,
+                        )?;
+                    }
+                }
+                let signer = LiveSigner::new(
+                    Signer::new(fetched.credentials, bucket.region(), "s3"),
+                    fetched.expires,
+                );
+                let now = time::OffsetDateTime::now_utc();
+                if let Err(refresh::Expiring(at)) = signer.current().lifetime(1, now) {
+                    return Err(std::io::Error::other(format!(
+                        "the credentials from {source} expire at {} (too soon to sign with);                          check the clock, or the provider",
+                        super::api::rfc3339(at)
+                    )));
+                }
+                println!(
+                    "presign: credentials from {source}; {}",
+                    fetched
+                        .expires
+                        .map_or("they do not expire".to_owned(), |t| format!(
+                            "valid until {}, refreshed before",
+                            super::api::rfc3339(t)
+                        ))
+                );
+                let signer = Arc::new(signer);
+                refresh::spawn(&signer, source.clone());
+                (signer, None, Some(bucket.origin()))
+            }
             Storage::Local {
                 dir,
                 credentials,
                 region,
                 ..
             } => {
-                std::fs::create_dir_all(dir)?;
+                std::fs::create_dir_all(&*dir)?;
                 let origin = config
                     .public_url
                     .as_deref()
@@ -64,8 +98,9 @@ impl State {
                         origin.truncate(origin.len() - e.base_path().len());
                         origin
                     });
+                let signer = Signer::new(credentials.clone(), region.as_str(), "s3");
                 (
-                    Signer::new(credentials.clone(), region.as_str(), "s3"),
+                    Arc::new(LiveSigner::new(signer, None)),
                     Some(dir.clone()),
                     origin,
                 )
@@ -129,4 +164,15 @@ impl State {
         *cached = Some((host.to_owned(), bucket.clone()));
         Some(bucket)
     }
+}
+
+/// `bucket` in `region` (IMDS said where the instance is): on its AWS
+/// endpoint unless `S3_ENDPOINT` named another.
+fn in_region(bucket: &Bucket, region: &str) -> std::io::Result<Bucket> {
+    let endpoint = if *bucket.endpoint() == Endpoint::aws(bucket.region()) {
+        Endpoint::aws(region)
+    } else {
+        bucket.endpoint().clone()
+    };
+    Bucket::new(endpoint, bucket.name(), region, bucket.style()).map_err(std::io::Error::other)
 }
