@@ -93,6 +93,12 @@ async fn serve_until_signal(config: Config) -> std::io::Result<()> {
     let address = listener.local_addr()?;
     println!("presign: listening on http://{address}/");
     println!("{}", config.summary());
+    if let Some(expires) = state.signer.current().expires {
+        println!(
+            "credentials: valid until {}; refreshed in the background before then",
+            api::rfc3339(expires)
+        );
+    }
     for warning in &config.warnings {
         println!("warning: {warning}");
     }

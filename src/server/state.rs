@@ -69,15 +69,6 @@ impl State {
                         super::api::rfc3339(at)
                     )));
                 }
-                println!(
-                    "presign: credentials from {source}; {}",
-                    fetched
-                        .expires
-                        .map_or("they do not expire".to_owned(), |t| format!(
-                            "valid until {}, refreshed before",
-                            super::api::rfc3339(t)
-                        ))
-                );
                 let signer = Arc::new(signer);
                 refresh::spawn(&signer, source.clone());
                 (signer, None, Some(bucket.origin()))

@@ -250,7 +250,9 @@ mod tests {
     #[test]
     fn decode_strips_a_bom_and_names_what_it_refuses() {
         assert_eq!(decode(b"\xEF\xBB\xBFA=1\n").unwrap(), "A=1\n");
-        assert!(decode(b"\xFF\xFEA\x00=\x001\x00").unwrap_err().contains("UTF-16"));
+        assert!(decode(b"\xFF\xFEA\x00=\x001\x00")
+            .unwrap_err()
+            .contains("UTF-16"));
         let e = decode(b"A=1\nB=caf\xE9\n").unwrap_err();
         assert!(e.starts_with("line 2 is not UTF-8"), "{e}");
     }

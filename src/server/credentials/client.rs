@@ -67,17 +67,20 @@ impl fmt::Display for Failure {
     }
 }
 
-/// Sends `method url` with `headers` and an empty body; retries refused
-/// connections and 5xx answers.
+/// Sends `method path` to the host and port of `url` with `headers` and
+/// an empty body; retries refused connections and 5xx answers. `path` is
+/// sent as given (IMDS tells `…/security-credentials/` from
+/// `…/security-credentials`).
 pub async fn send(
     method: Method,
     url: &Endpoint,
+    path: &str,
     headers: &[(&str, &str)],
 ) -> Result<Answer, Failure> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = send_once(method.clone(), url, headers).await;
+        let result = send_once(method.clone(), url, path, headers).await;
         let retry = match &result {
             Ok(answer) => answer.status.is_server_error(),
             Err(Failure::Io(_)) => true,
@@ -93,6 +96,7 @@ pub async fn send(
 async fn send_once(
     method: Method,
     url: &Endpoint,
+    path: &str,
     headers: &[(&str, &str)],
 ) -> Result<Answer, Failure> {
     let host = url.host().trim_start_matches('[').trim_end_matches(']');
@@ -107,11 +111,6 @@ async fn send_once(
         // The connection's own task; it ends with the answer, or with the
         // timeout below dropping the sender.
         tokio::spawn(tokio::time::timeout(READ_TIMEOUT, connection));
-        let path = if url.base_path().is_empty() {
-            "/"
-        } else {
-            url.base_path()
-        };
         let mut request = Request::builder()
             .method(method)
             .uri(path)

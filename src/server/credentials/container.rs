@@ -30,6 +30,8 @@ const ALLOWED_HOSTS: [&str; 4] = [
 #[derive(Clone)]
 pub struct ContainerEndpoint {
     url: Endpoint,
+    /// The path as written, `/` when there is none.
+    path: String,
     token: Token,
 }
 
@@ -79,7 +81,11 @@ impl ContainerEndpoint {
             (None, Some(value)) => Token::Value(value.to_owned()),
             (None, None) => Token::None,
         };
-        Ok(Some(ContainerEndpoint { url, token }))
+        let path = match url.base_path() {
+            "" => "/".to_owned(),
+            path => path.to_owned(),
+        };
+        Ok(Some(ContainerEndpoint { url, path, token }))
     }
 
     /// Asks the agent for credentials.
@@ -106,7 +112,7 @@ impl ContainerEndpoint {
         if let Some(token) = token.as_deref() {
             headers.push(("authorization", token));
         }
-        let answer = client::send(Method::GET, &self.url, &headers)
+        let answer = client::send(Method::GET, &self.url, &self.path, &headers)
             .await
             .map_err(|e| match e {
                 Failure::ConnectTimeout | Failure::Io(_) => fail(format!(

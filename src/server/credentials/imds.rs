@@ -24,7 +24,7 @@ const ROLES: &str = "/latest/meta-data/iam/security-credentials/";
 /// The instance metadata service.
 #[derive(Debug, Clone)]
 pub struct Imds {
-    base: String,
+    base: Endpoint,
     /// Whether the region comes from IMDS (none was configured).
     pub region_from_imds: bool,
 }
@@ -55,9 +55,9 @@ impl Imds {
             }
             (None, None) => DEFAULT_ENDPOINT.to_owned(),
         };
-        let parsed = Endpoint::parse(&base)
+        let base = Endpoint::parse(&base)
             .map_err(|e| Error(format!("AWS_EC2_METADATA_SERVICE_ENDPOINT: {e}")))?;
-        if parsed.is_https() {
+        if base.is_https() {
             return Err(Error(
                 "AWS_EC2_METADATA_SERVICE_ENDPOINT: https is not supported (presign has no TLS)"
                     .into(),
@@ -118,8 +118,9 @@ impl Imds {
         Error(format!("EC2 instance metadata at {self}: {why}"))
     }
 
-    fn url(&self, path: &str) -> Result<Endpoint, Error> {
-        Endpoint::parse(&format!("{}{path}", self.base)).map_err(|e| self.fail(e.to_string()))
+    /// `path` under the endpoint's own path, if it has one.
+    fn path(&self, path: &str) -> String {
+        format!("{}{path}", self.base.base_path())
     }
 }
 
@@ -141,11 +142,12 @@ impl<'a> Session<'a> {
 
     /// `GET path` with the token; on a 401, once more with a new token.
     async fn get(&mut self, path: &str) -> Result<(StatusCode, String), Error> {
-        let url = self.imds.url(path)?;
+        let full_path = self.imds.path(path);
         loop {
             let answer = client::send(
                 Method::GET,
-                &url,
+                &self.imds.base,
+                &full_path,
                 &[("x-aws-ec2-metadata-token", &self.token)],
             )
             .await
@@ -177,10 +179,10 @@ impl<'a> Session<'a> {
 }
 
 async fn token(imds: &Imds) -> Result<String, Error> {
-    let url = imds.url("/latest/api/token")?;
     let answer = client::send(
         Method::PUT,
-        &url,
+        &imds.base,
+        &imds.path("/latest/api/token"),
         &[("x-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL)],
     )
     .await
@@ -216,6 +218,12 @@ async fn token(imds: &Imds) -> Result<String, Error> {
 
 impl fmt::Display for Imds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.base)
+        write!(
+            f,
+            "{}://{}{}",
+            self.base.scheme(),
+            self.base.authority(self.base.host()),
+            self.base.base_path()
+        )
     }
 }
