@@ -733,3 +733,46 @@ fn imds_from_moto() {
     );
     s.stop().unwrap();
 }
+
+#[test]
+fn cli_profile_uses_the_same_chain_and_caps_the_url() {
+    let in_4_min = rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(4));
+    let home = process_home(
+        "cli-profile",
+        &format!(
+            r#"echo '{{"Version": 1, "AccessKeyId": "AKIDCLI", "SecretAccessKey": "secret-of-cli", "SessionToken": "token-of-cli", "Expiration": "{in_4_min}"}}'"#
+        ),
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_presign"))
+            .args(["url", "--bucket", "b", "--key", "k", "--expires", "3600"])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["--profile", "helper"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let url = String::from_utf8(output.stdout).unwrap();
+    assert!(query_param(&url, "X-Amz-Credential")
+        .unwrap()
+        .starts_with("AKIDCLI%2F"));
+    let expires: u32 = query_param(url.trim(), "X-Amz-Expires")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((170..=180).contains(&expires), "{expires}");
+    assert!(stderr.contains("--expires 3600 capped"), "{stderr}");
+    assert_no_secret(&stderr);
+
+    let output = run(&["--profile", "nope"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--profile nope but no such profile"),
+        "{stderr}"
+    );
+}

@@ -53,6 +53,11 @@ impl Profile {
         let (credentials, credentials_file) =
             read(path("AWS_SHARED_CREDENTIALS_FILE", "credentials"))?;
         let (config, config_file) = read(path("AWS_CONFIG_FILE", "config"))?;
+        let named_by = if name.is_some() {
+            "--profile "
+        } else {
+            "AWS_PROFILE="
+        };
         let (name, explicit) = match name.or_else(|| vars.get("AWS_PROFILE")) {
             Some(name) => (name.to_owned(), true),
             None => ("default".to_owned(), false),
@@ -61,7 +66,7 @@ impl Profile {
         let from_config = files::profile(&config, &name, true);
         if explicit && from_credentials.is_none() && from_config.is_none() {
             return Err(Error(format!(
-                "AWS_PROFILE={name} but no such profile is in the AWS credentials or config file"
+                "{named_by}{name} but no such profile is in the AWS credentials or config file"
             )));
         }
         Ok(Profile {
