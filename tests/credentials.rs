@@ -157,7 +157,7 @@ fn fetch(env: &[(&str, &str)]) -> Result<Fetched, String> {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(source.fetch())
+        .block_on(source.fetch_first())
         .map_err(|e| e.to_string())
 }
 

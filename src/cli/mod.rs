@@ -94,7 +94,7 @@ fn credentials(profile: Option<&str>) -> Result<Fetched, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError(format!("credentials: cannot start the async runtime: {e}")))?;
-    runtime.block_on(source.fetch()).map_err(fail)
+    runtime.block_on(source.fetch_first()).map_err(fail)
 }
 
 fn parse_time(option: &str, raw: &str) -> Result<time::OffsetDateTime, CliError> {

@@ -49,7 +49,7 @@ impl State {
                 bucket,
                 credentials: source,
             } => {
-                let fetched = source.fetch().await.map_err(std::io::Error::other)?;
+                let fetched = source.fetch_first().await.map_err(std::io::Error::other)?;
                 if let Source::Imds(imds) = source {
                     if imds.region_from_imds {
                         *bucket = in_region(

@@ -145,16 +145,22 @@ impl Source {
             },
             Source::Process { profile, command } => process::run(profile, command).await?,
             Source::Container(endpoint) => endpoint.fetch().await?,
-            // Reached only when nothing else is configured: say that too.
-            Source::Imds(imds) => imds.fetch().await.map_err(|e| {
-                Error(format!(
-                    "none in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the profile or a container \
-                     endpoint, and {e}"
-                ))
-            })?,
+            Source::Imds(imds) => imds.fetch().await?,
         };
         checked(fetched.credentials.clone(), &self.to_string())?;
         Ok(fetched)
+    }
+
+    /// The first [`fetch`](Source::fetch), at start. IMDS is reached only
+    /// when nothing else is configured, and its failure says that too.
+    pub async fn fetch_first(&self) -> Result<Fetched, Error> {
+        self.fetch().await.map_err(|e| match self {
+            Source::Imds(_) => Error(format!(
+                "none in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the profile or a container \
+                 endpoint, and {e}"
+            )),
+            _ => e,
+        })
     }
 
     /// The static keys, when the source is the environment or a profile.

@@ -10,6 +10,7 @@
 //! capped at their remaining lifetime ([`Current::lifetime`]).
 
 use super::{Fetched, Source};
+use crate::server::api::rfc3339;
 use crate::sigv4::Signer;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
@@ -104,7 +105,19 @@ async fn refresh(live: Weak<LiveSigner>, source: Source) {
         let current = live.current();
         let until =
             |t: Option<OffsetDateTime>| t.map_or("never".into(), crate::server::api::rfc3339);
+        let now = OffsetDateTime::now_utc();
         match source.fetch().await {
+            // Credentials already too close to expiry are no improvement,
+            // whatever their key.
+            Ok(Fetched {
+                expires: Some(at), ..
+            }) if at - SIGNING_MARGIN - now < time::Duration::seconds(MIN_URL_SECONDS.into()) => {
+                setbacks += 1;
+                eprintln!(
+                    "presign: {source} handed out credentials that expire at {}; asking again later",
+                    rfc3339(at)
+                );
+            }
             Ok(Fetched {
                 credentials,
                 expires,
