@@ -776,3 +776,64 @@ fn cli_profile_uses_the_same_chain_and_caps_the_url() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_banner_and_each_refresh_name_the_provider_and_expiry_never_a_secret() {
+    use std::io::Read;
+    let fake = Fake::start(|_, i| {
+        // Ten minutes is inside the refresh window: a refresh follows at once.
+        Reply::Answer(200, credentials_json(&format!("AKIDLOG{i}"), 600))
+    });
+    let dir = server::temp_dir("refresh-log");
+    let uri = fake.url("/v1/credentials");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_presign"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &dir)
+        .env("S3_BUCKET_NAME", "photos")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "secret-of-the-agent")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.seen().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stdout.contains(&format!("credentials from container endpoint {uri}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("credentials: valid until 20"), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "presign: credentials refreshed from container endpoint {uri}; valid until 20"
+        )),
+        "{stderr}"
+    );
+    for text in [&stdout, &stderr] {
+        assert_no_secret(text);
+        assert!(!text.contains("secret-of-the-agent"), "{text}");
+    }
+}
