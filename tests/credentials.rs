@@ -651,27 +651,33 @@ fn credentials_about_to_expire_that_cannot_be_refreshed_mean_503() {
     s.stop().unwrap();
 }
 
-#[test]
-fn a_failing_provider_stops_the_start() {
-    let fake = Fake::start(|_, _| Reply::Answer(403, "Forbidden by policy".into()));
-    let uri = fake.url("/v1/credentials");
-    let env = [
-        ("HOME", "/nonexistent"),
-        ("S3_BUCKET_NAME", "b"),
-        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.as_str()),
-    ];
-    let config = presign::server::Config::load(&vars(&env), Some("127.0.0.1:0")).unwrap();
+/// The error `run` returns for a server configured by `env`.
+fn start_error(env: &[(&str, &str)]) -> String {
+    let config = presign::server::Config::load(&vars(env), Some("127.0.0.1:0")).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let error = runtime
+    runtime
         .block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            presign::server::run(listener, config, std::future::pending()).await
+            let run = presign::server::run(listener, config, std::future::pending());
+            tokio::time::timeout(Duration::from_secs(10), run).await
         })
+        .expect("the start fails within 10 s")
         .unwrap_err()
-        .to_string();
+        .to_string()
+}
+
+#[test]
+fn a_failing_provider_stops_the_start() {
+    let fake = Fake::start(|_, _| Reply::Answer(403, "Forbidden by policy".into()));
+    let uri = fake.url("/v1/credentials");
+    let error = start_error(&[
+        ("HOME", "/nonexistent"),
+        ("S3_BUCKET_NAME", "b"),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.as_str()),
+    ]);
     assert!(
         error.starts_with("container credentials from http://127.0.0.1:"),
         "{error}"
@@ -681,6 +687,17 @@ fn a_failing_provider_stops_the_start() {
         "{error}"
     );
     assert!(!error.contains('\n'));
+
+    // Credentials with 90 s left cannot sign a URL worth having.
+    let fake = Fake::start(|_, _| Reply::Answer(200, credentials_json("AKIDLATE", 90)));
+    let uri = fake.url("/v1/credentials");
+    let error = start_error(&[
+        ("HOME", "/nonexistent"),
+        ("S3_BUCKET_NAME", "b"),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.as_str()),
+    ]);
+    assert!(error.contains("too soon to sign with"), "{error}");
+    assert!(!error.contains("  "), "{error}");
 }
 
 #[test]

@@ -63,9 +63,11 @@ impl State {
                     fetched.expires,
                 );
                 let now = time::OffsetDateTime::now_utc();
-                if let Err(refresh::Expiring(at)) = signer.current().lifetime(1, now) {
+                if let Err(refresh::Expiring(at)) =
+                    signer.current().lifetime(refresh::MIN_URL_SECONDS, now)
+                {
                     return Err(std::io::Error::other(format!(
-                        "the credentials from {source} expire at {} (too soon to sign with);                          check the clock, or the provider",
+                        "the credentials from {source} expire at {} (too soon to sign with): check the clock, or the provider",
                         super::api::rfc3339(at)
                     )));
                 }
