@@ -103,8 +103,7 @@ async fn refresh(live: Weak<LiveSigner>, source: Source) {
             return;
         };
         let current = live.current();
-        let until =
-            |t: Option<OffsetDateTime>| t.map_or("never".into(), crate::server::api::rfc3339);
+        let until = |t: Option<OffsetDateTime>| t.map_or("never".into(), rfc3339);
         let now = OffsetDateTime::now_utc();
         match source.fetch().await {
             // Credentials already too close to expiry are no improvement,
@@ -130,7 +129,10 @@ async fn refresh(live: Weak<LiveSigner>, source: Source) {
                     current.signer.service(),
                 );
                 live.replace(Current { signer, expires });
-                setbacks = 0;
+                // Still inside the window (IMDS hands out 5-minute-old keys
+                // near the end): back off rather than ask every second.
+                let short_lived = expires.is_some_and(|t| t - now < ADVISORY);
+                setbacks = if short_lived { setbacks + 1 } else { 0 };
                 eprintln!(
                     "presign: credentials refreshed from {source}; valid until {}",
                     until(expires)
