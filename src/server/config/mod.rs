@@ -129,7 +129,8 @@ impl Vars {
                     .map_err(|e| error(format!(".env: {e}")))?
                     .to_owned(),
             ),
-            Err(_) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(error(format!(".env: cannot be read: {e}"))),
         };
         Ok(Vars::new(std::env::vars(), dotenv.as_deref()))
     }
