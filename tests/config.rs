@@ -38,7 +38,12 @@ fn s3(config: &Config) -> (&presign::s3::Bucket, &presign::sigv4::Credentials) {
         Storage::S3 {
             bucket,
             credentials,
-        } => (bucket, credentials),
+        } => (
+            bucket,
+            credentials
+                .static_credentials()
+                .expect("static credentials from the environment or a profile"),
+        ),
         other => panic!("expected S3 storage, got {other:?}"),
     }
 }
@@ -167,8 +172,14 @@ fn each_mistake_gets_one_line_saying_what_to_fix() {
     let empty_home = server::temp_dir("empty-home");
     let empty_home = empty_home.to_str().unwrap();
     for (env, needle) in [
+        // With instance metadata allowed, IMDS is the last provider and is
+        // asked at start; without it, nothing is left.
         (
-            vec![("HOME", empty_home), ("S3_BUCKET_NAME", "b")],
+            vec![
+                ("HOME", empty_home),
+                ("S3_BUCKET_NAME", "b"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ],
             "no credentials",
         ),
         (vec![("HOME", home), ("PORT", "eighty")], "PORT"),

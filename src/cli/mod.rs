@@ -1,8 +1,10 @@
 //! `presign url`, `presign post` and `presign explain`: the signer for scripts.
 //!
-//! Credentials come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
-//! `AWS_SESSION_TOKEN`. Bad arguments print one line naming the argument
-//! and exit with status 2.
+//! Credentials come from the server's chain
+//! ([`presign::server::credentials`]): environment keys, the profile
+//! (`--profile` or `AWS_PROFILE`), the container endpoint, EC2 instance
+//! metadata. Bad arguments print one line naming the argument and exit
+//! with status 2.
 
 mod args;
 mod explain;
@@ -10,7 +12,10 @@ mod post;
 mod url;
 
 use args::CliError;
-use presign::sigv4::{AmzDate, Credentials};
+use presign::server::credentials::refresh::{Current, Expiring};
+use presign::server::credentials::{self, Fetched};
+use presign::server::Vars;
+use presign::sigv4::{AmzDate, Signer};
 use std::process::ExitCode;
 
 /// Help text.
@@ -19,15 +24,19 @@ usage:
   presign [serve] [--listen ADDR]      run the upload server (configured by environment)
   presign url --bucket B --key K [--method PUT|GET|HEAD|DELETE|POST] [--region R]
               [--endpoint URL] [--path-style] [--expires SECONDS] [--time YYYYMMDDTHHMMSSZ]
+              [--profile NAME]
               [--header 'name: value']... [--query 'name=value' | --query name]... [--verbose]
   presign post --bucket B (--key K | --key-prefix P) [--content-type T | --content-type-prefix P]
               [--min-bytes N] [--max-bytes N] [--expires SECONDS] [--field name=value]...
-              [--region R] [--endpoint URL] [--path-style] [--time YYYYMMDDTHHMMSSZ] [--html]
+              [--region R] [--endpoint URL] [--path-style] [--time YYYYMMDDTHHMMSSZ]
+              [--profile NAME] [--html]
                                        a browser POST upload form: URL and fields as JSON,
                                        or with --html a ready-to-use HTML form
   presign explain URL [--method M] [--header 'name: value']... [--time YYYYMMDDTHHMMSSZ]
 
-Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.
+Credentials, first found: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN);
+the profile (--profile or AWS_PROFILE) in ~/.aws/credentials or ~/.aws/config, with
+credential_process; the ECS/EKS container endpoint; EC2 instance metadata (IMDSv2).
 ";
 
 /// `presign url`.
@@ -88,18 +97,60 @@ fn bad_arguments(error: &CliError) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn credentials_from_env() -> Result<Credentials, CliError> {
-    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-    let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
-        return Err(CliError(
-            "credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
-        ));
+/// Credentials from the chain the server uses, with `profile` (from
+/// `--profile`) over `AWS_PROFILE`.
+fn credentials(profile: Option<&str>) -> Result<Fetched, CliError> {
+    let vars = Vars::new(std::env::vars(), None);
+    let fail = |e: credentials::Error| CliError(format!("credentials: {e}"));
+    let profile = credentials::Profile::read(&vars, profile).map_err(fail)?;
+    for warning in &profile.warnings {
+        eprintln!("presign: warning: {warning}");
+    }
+    let source = credentials::Source::resolve(&vars, &profile).map_err(fail)?;
+    if let Some(static_credentials) = source.static_credentials() {
+        return Ok(Fetched {
+            credentials: static_credentials.clone(),
+            expires: None,
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError(format!("credentials: cannot start the async runtime: {e}")))?;
+    runtime.block_on(source.fetch_first()).map_err(fail)
+}
+
+/// A signer for `region` with the chain's credentials, and `expires`
+/// capped so that no URL or form outlives temporary credentials (with a
+/// warning on stderr when it is).
+fn signer(
+    profile: Option<&str>,
+    region: &str,
+    time: time::OffsetDateTime,
+    expires: u32,
+) -> Result<(Signer, u32), CliError> {
+    let fetched = credentials(profile)?;
+    let current = Current {
+        signer: Signer::new(fetched.credentials, region, "s3"),
+        expires: fetched.expires,
     };
-    let credentials = Credentials::new(id, secret);
-    Ok(match var("AWS_SESSION_TOKEN") {
-        Some(token) => credentials.with_session_token(token),
-        None => credentials,
-    })
+    let expires = match current.lifetime(expires, time) {
+        Ok(capped) if capped < expires => {
+            eprintln!(
+                "presign: warning: --expires {expires} capped to {capped} s: the credentials expire at {}",
+                format_time(current.expires.unwrap_or(time))
+            );
+            capped
+        }
+        Ok(expires) => expires,
+        Err(Expiring(at)) => {
+            return Err(CliError(format!(
+                "credentials: they expire at {}, too soon to sign with",
+                format_time(at)
+            )))
+        }
+    };
+    Ok((current.signer, expires))
 }
 
 fn parse_time(option: &str, raw: &str) -> Result<time::OffsetDateTime, CliError> {

@@ -2,12 +2,12 @@
 //! fields in order) or, with `--html`, as a ready-to-use HTML form.
 
 use super::args::{Args, CliError};
-use super::{credentials_from_env, parse_time};
+use super::{parse_time, signer};
 use presign::s3::{
     AddressingStyle, Bucket, Endpoint, PostRequest, PresignError, PresignedPost,
     FILENAME_PLACEHOLDER,
 };
-use presign::sigv4::{Condition, Signer, MAX_EXPIRES};
+use presign::sigv4::{Condition, MAX_EXPIRES};
 
 /// S3's largest single upload, the default top of `content-length-range`
 /// when only `--min-bytes` is given.
@@ -33,6 +33,7 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
             "region",
             "endpoint",
             "time",
+            "profile",
         ],
         &["path-style", "html"],
     )?;
@@ -136,7 +137,7 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
         Some(raw) => parse_time("--time", raw)?,
         None => time::OffsetDateTime::now_utc(),
     };
-    let signer = Signer::new(credentials_from_env()?, region, "s3");
+    let (signer, expires) = signer(args.get("profile"), region, time, expires)?;
     let field_refs: Vec<(&str, &str)> = fields
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))

@@ -1,9 +1,9 @@
 //! `presign url`: one presigned URL on standard output.
 
 use super::args::{header, Args, CliError};
-use super::{credentials_from_env, parse_time};
+use super::{parse_time, signer};
 use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest, PresignError};
-use presign::sigv4::{Signer, MAX_EXPIRES};
+use presign::sigv4::MAX_EXPIRES;
 
 const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "DELETE", "POST"];
 
@@ -14,6 +14,7 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
         args,
         &[
             "bucket", "key", "method", "region", "endpoint", "expires", "time", "header", "query",
+            "profile",
         ],
         &["path-style", "verbose"],
     )?;
@@ -81,7 +82,7 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
     if let Some((name, _)) = query.iter().find(|(name, _)| name.is_empty()) {
         return Err(CliError(format!("--query {name:?}: the name is empty")));
     }
-    let signer = Signer::new(credentials_from_env()?, region, "s3");
+    let (signer, expires) = signer(args.get("profile"), region, time, expires)?;
     let request = ObjectRequest {
         method: &method,
         key,

@@ -7,6 +7,7 @@
 
 use super::body::{BodyError, Pace};
 use super::config::is_media_type;
+use super::credentials::refresh::Expiring;
 use super::http::{json_error, push_json_string, respond, Body};
 use super::keys::push_padded;
 use super::state::State;
@@ -200,15 +201,27 @@ fn presign(
         headers: &signed[..if policy.if_none_match { 3 } else { 2 }],
         ..ObjectRequest::new("PUT", &key)
     };
+    // Temporary credentials: no URL outlives them, and `expiresAt` says so.
+    let current = state.signer.current();
+    let lifetime = |requested| {
+        current
+            .lifetime(requested, now)
+            .map_err(|Expiring(at)| credentials_expiring(at))
+    };
     let upload = bucket
-        .presign(&state.signer, &put, now, policy.expires_seconds)
+        .presign(
+            &current.signer,
+            &put,
+            now,
+            lifetime(policy.expires_seconds)?,
+        )
         .map_err(server_fault)?;
     let view = bucket
         .presign(
-            &state.signer,
+            &current.signer,
             &ObjectRequest::new("GET", &key),
             now,
-            policy.view_expires_seconds,
+            lifetime(policy.view_expires_seconds)?,
         )
         .map_err(server_fault)?;
 
@@ -298,6 +311,23 @@ fn check_origin(
         "origin_not_allowed",
         "Uploads may only be requested from this server's own page or an origin in ALLOWED_ORIGINS.",
     ))
+}
+
+/// 503: the credentials are about to expire and could not be refreshed.
+pub(super) fn credentials_expiring(at: OffsetDateTime) -> Response<Body> {
+    let mut response = json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "credentials_expiring",
+        &format!(
+            "The server's AWS credentials expire at {} and could not be refreshed yet; \
+             no URL signed now would work. Try again in a minute.",
+            rfc3339(at)
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("30"));
+    response
 }
 
 fn bad_request(message: &str) -> Response<Body> {

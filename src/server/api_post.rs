@@ -7,7 +7,8 @@
 //! for S3's `201` XML answer.
 #![allow(clippy::result_large_err)]
 
-use super::api::{push_rfc3339, server_fault};
+use super::api::{credentials_expiring, push_rfc3339, server_fault};
+use super::credentials::refresh::Expiring;
 use super::http::{json_error, push_json_string, respond, Body};
 use super::state::State;
 use crate::s3::{ObjectRequest, PostRequest};
@@ -49,15 +50,27 @@ pub fn presign(
         fields: &fields,
         conditions: &conditions,
     };
+    // Temporary credentials: no form outlives them, and `expiresAt` says so.
+    let current = state.signer.current();
+    let lifetime = |requested| {
+        current
+            .lifetime(requested, now)
+            .map_err(|Expiring(at)| credentials_expiring(at))
+    };
     let form = bucket
-        .presign_post(&state.signer, &request, now, policy.expires_seconds)
+        .presign_post(
+            &current.signer,
+            &request,
+            now,
+            lifetime(policy.expires_seconds)?,
+        )
         .map_err(server_fault)?;
     let view = bucket
         .presign(
-            &state.signer,
+            &current.signer,
             &ObjectRequest::new("GET", &key),
             now,
-            policy.view_expires_seconds,
+            lifetime(policy.view_expires_seconds)?,
         )
         .map_err(server_fault)?;
     let mut body = String::with_capacity(1024 + view.url.len());

@@ -111,8 +111,9 @@ fn verify(request: &Request<Incoming>, state: &State) -> Result<(), crate::sigv4
         payload_hash: UNSIGNED_PAYLOAD,
     };
     let now = time::OffsetDateTime::now_utc();
+    let current = state.signer.current();
     verify_presigned(&received, now, VerifyOptions::default(), |id| {
-        (id == state.signer.credentials().access_key_id()).then_some(&state.signer)
+        (id == current.signer.credentials().access_key_id()).then_some(&current.signer)
     })
     .map(|_| ())
 }

@@ -3,6 +3,7 @@
 //! | file | concern |
 //! | --- | --- |
 //! | [`config`] | environment, `.env` and AWS profile files into a [`Config`] |
+//! | [`credentials`] | the AWS credential chain (env, profile, container, IMDS) and its refresh |
 //! | `serve` | accept loop, connection cap, graceful shutdown: [`run`] |
 //! | `connection` | per-address connection cap, write timeout, buffer size |
 //! | `routes` | `match (method, path)`, security headers, the access log's entry |
@@ -27,6 +28,7 @@ mod body;
 pub mod config;
 mod connection;
 mod cors;
+pub mod credentials;
 mod form;
 mod hosts;
 mod http;
@@ -54,7 +56,7 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match Config::load(&Vars::from_process(), listen) {
+    let config = match Vars::from_process().and_then(|vars| Config::load(&vars, listen)) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("presign: configuration error: {e}");
@@ -92,10 +94,9 @@ async fn serve_until_signal(config: Config) -> std::io::Result<()> {
     // Handlers go in before the banner: whoever reads "listening" may
     // send SIGTERM at once, and must get a graceful stop, not a kill.
     let shutdown = shutdown_signal()?;
-    // A directory that cannot work is said before "listening", with its path.
-    if let config::Storage::Local { dir, .. } = &config.storage {
-        local_bucket::prepare(dir)?;
-    }
+    // Credentials before listening: a provider that fails stops the start.
+    let state = state::State::start(config).await?;
+    let config = &state.config;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {
@@ -104,6 +105,15 @@ async fn serve_until_signal(config: Config) -> std::io::Result<()> {
     let address = listener.local_addr()?;
     println!("presign: listening on http://{address}/");
     println!("{}", config.summary());
+    if let Some(expires) = state.signer.current().expires {
+        println!(
+            "credentials: valid until {}; refreshed in the background before then",
+            api::rfc3339(expires)
+        );
+    }
+    for warning in &config.warnings {
+        println!("warning: {warning}");
+    }
     let active = config.policy.active_types();
     if !active.is_empty() {
         println!(
@@ -112,7 +122,7 @@ async fn serve_until_signal(config: Config) -> std::io::Result<()> {
             active.join(", ")
         );
     }
-    run(listener, config, shutdown).await?;
+    serve::serve(listener, state, shutdown).await?;
     println!("presign: stopped");
     Ok(())
 }

@@ -60,8 +60,9 @@ async fn upload(
             filename: filename.as_deref(),
         };
         let now = time::OffsetDateTime::now_utc();
+        let current = state.signer.current();
         verify_post(&form, now, |id| {
-            (id == state.signer.credentials().access_key_id()).then_some(&state.signer)
+            (id == current.signer.credentials().access_key_id()).then_some(&current.signer)
         })
         .map_err(Refusal::Policy)?
     };

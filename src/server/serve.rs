@@ -25,6 +25,16 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve(listener, State::start(config).await?, shutdown).await
+}
+
+/// [`run`] with its state already started.
+pub(super) async fn serve(
+    listener: TcpListener,
+    state: State,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let config = &state.config;
     let grace = config.limits.shutdown_grace;
     let header_timeout = config.limits.header_read_timeout;
     let write_timeout = config.limits.write_timeout;
@@ -32,7 +42,7 @@ pub async fn run(
     // A permit per connection: past the cap, new clients wait in the
     // kernel's backlog instead of exhausting memory or file descriptors.
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
-    let state = Arc::new(State::new(config)?);
+    let state = Arc::new(state);
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {

@@ -3,6 +3,8 @@
 use super::access_log::AccessLog;
 use super::assets::Assets;
 use super::config::{Config, Storage};
+use super::credentials::refresh::{self, LiveSigner};
+use super::credentials::Source;
 use super::hosts::AllowedHosts;
 use super::keys::KeyGenerator;
 use super::rate_limit::RateLimiter;
@@ -24,8 +26,9 @@ pub const FAILED_TOKENS_PER_MINUTE: u32 = 10;
 pub struct State {
     /// The configuration it was started with.
     pub config: Config,
-    /// Signs upload and preview URLs (for the local bucket: also verifies them).
-    pub signer: Signer,
+    /// Signs upload and preview URLs (for the local bucket: also verifies
+    /// them); replaced in the background when temporary credentials expire.
+    pub signer: Arc<LiveSigner>,
     /// The local bucket's directory, when there is no S3 bucket.
     pub local_dir: Option<PathBuf>,
     /// Per-IP limiter of `POST /api/uploads`.
@@ -48,18 +51,41 @@ pub struct State {
 }
 
 impl State {
-    /// Prepares the state, and the local bucket's directory
-    /// ([`super::local_bucket::prepare`]).
-    pub fn new(config: Config) -> std::io::Result<Self> {
-        let (signer, local_dir, bucket_origin) = match &config.storage {
+    /// Prepares the state: gets the credentials (and starts refreshing
+    /// them), prepares the local bucket's directory ([`super::local_bucket::prepare`]). A credential
+    /// provider that fails stops the start with its one-line reason.
+    pub async fn start(mut config: Config) -> std::io::Result<Self> {
+        let (signer, local_dir, bucket_origin) = match &mut config.storage {
             Storage::S3 {
                 bucket,
-                credentials,
-            } => (
-                Signer::new(credentials.clone(), bucket.region(), "s3"),
-                None,
-                Some(bucket.origin()),
-            ),
+                credentials: source,
+            } => {
+                let fetched = source.fetch_first().await.map_err(std::io::Error::other)?;
+                if let Source::Imds(imds) = source {
+                    if imds.region_from_imds {
+                        *bucket = in_region(
+                            bucket,
+                            &imds.region().await.map_err(std::io::Error::other)?,
+                        )?;
+                    }
+                }
+                let signer = LiveSigner::new(
+                    Signer::new(fetched.credentials, bucket.region(), "s3"),
+                    fetched.expires,
+                );
+                let now = time::OffsetDateTime::now_utc();
+                if let Err(refresh::Expiring(at)) =
+                    signer.current().lifetime(refresh::MIN_URL_SECONDS, now)
+                {
+                    return Err(std::io::Error::other(format!(
+                        "the credentials from {source} expire at {} (too soon to sign with): check the clock, or the provider",
+                        super::api::rfc3339(at)
+                    )));
+                }
+                let signer = Arc::new(signer);
+                refresh::spawn(&signer, source.clone());
+                (signer, None, Some(bucket.origin()))
+            }
             Storage::Local {
                 dir,
                 credentials,
@@ -76,8 +102,9 @@ impl State {
                         origin.truncate(origin.len() - e.base_path().len());
                         origin
                     });
+                let signer = Signer::new(credentials.clone(), region.as_str(), "s3");
                 (
-                    Signer::new(credentials.clone(), region.as_str(), "s3"),
+                    Arc::new(LiveSigner::new(signer, None)),
                     Some(dir.clone()),
                     origin,
                 )
@@ -144,4 +171,15 @@ impl State {
         *cached = Some((host.to_owned(), bucket.clone()));
         Some(bucket)
     }
+}
+
+/// `bucket` in `region` (IMDS said where the instance is): on its AWS
+/// endpoint unless `S3_ENDPOINT` named another.
+fn in_region(bucket: &Bucket, region: &str) -> std::io::Result<Bucket> {
+    let endpoint = if *bucket.endpoint() == Endpoint::aws(bucket.region()) {
+        Endpoint::aws(region)
+    } else {
+        bucket.endpoint().clone()
+    };
+    Bucket::new(endpoint, bucket.name(), region, bucket.style()).map_err(std::io::Error::other)
 }

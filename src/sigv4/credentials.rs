@@ -58,6 +58,24 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// Overwrites the secret and the token before their memory is freed, so
+/// they do not linger in freed heap pages after a refresh.
+impl Drop for Credentials {
+    fn drop(&mut self) {
+        for secret in [
+            Some(&mut self.secret_access_key),
+            self.session_token.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let mut bytes = std::mem::take(secret).into_bytes();
+            bytes.fill(0);
+            std::hint::black_box(&bytes);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

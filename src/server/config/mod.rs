@@ -4,13 +4,14 @@
 //! line that says what to fix ([`ConfigError`]); nothing here panics.
 
 mod access;
-mod files;
+pub(crate) mod files;
 mod limits;
 pub mod policy;
 
 pub use limits::Limits;
 pub use policy::{is_media_type, UploadPolicy};
 
+use super::credentials::{Profile, Source};
 use crate::s3::{AddressingStyle, Bucket, Endpoint};
 use crate::sigv4::Credentials;
 use std::collections::HashMap;
@@ -25,8 +26,8 @@ pub enum Storage {
     S3 {
         /// The bucket and its endpoint.
         bucket: Bucket,
-        /// Who signs.
-        credentials: Credentials,
+        /// Where the credentials that sign come from.
+        credentials: Source,
     },
     /// The built-in local bucket, served by this server under `/s3/`.
     Local {
@@ -66,6 +67,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// One line per request on stderr, in this format.
     pub access_log: AccessLogFormat,
+    /// Lines of `.env` and the AWS files that were ignored, for the banner.
+    pub warnings: Vec<String>,
 }
 
 /// `ACCESS_LOG`: the format of the line written for each request.
@@ -96,8 +99,14 @@ fn error(message: impl Into<String>) -> ConfigError {
 }
 
 /// The variables configuration is read from: the environment over `.env`.
+/// An empty environment variable counts as unset, so it does not hide the
+/// `.env` value.
 #[derive(Debug, Clone, Default)]
-pub struct Vars(HashMap<String, String>);
+pub struct Vars {
+    vars: HashMap<String, String>,
+    /// Lines of `.env` that were ignored.
+    warnings: Vec<String>,
+}
 
 impl Vars {
     /// `environment` wins over `dotenv` (the text of a `.env` file).
@@ -105,20 +114,36 @@ impl Vars {
         environment: impl IntoIterator<Item = (String, String)>,
         dotenv: Option<&str>,
     ) -> Self {
-        let mut vars = dotenv.map(files::parse_dotenv).unwrap_or_default();
-        vars.extend(environment);
-        Vars(vars)
+        let (mut vars, warnings) = dotenv.map(files::parse_dotenv).unwrap_or_default();
+        vars.extend(
+            environment
+                .into_iter()
+                .filter(|(_, v)| !v.trim().is_empty()),
+        );
+        Vars { vars, warnings }
     }
 
-    /// This process's environment over `./.env`, if there is one.
-    pub fn from_process() -> Self {
-        let dotenv = std::fs::read_to_string(".env").ok();
-        Vars::new(std::env::vars(), dotenv.as_deref())
+    /// This process's environment over `./.env`, if there is one. A `.env`
+    /// that is not UTF-8 (UTF-16, a Latin-1 byte) is an error, not ignored.
+    pub fn from_process() -> Result<Self, ConfigError> {
+        let dotenv = match std::fs::read(".env") {
+            Ok(bytes) => Some(
+                files::decode(&bytes)
+                    .map_err(|e| error(format!(".env: {e}")))?
+                    .to_owned(),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(error(format!(".env: cannot be read: {e}"))),
+        };
+        Ok(Vars::new(std::env::vars(), dotenv.as_deref()))
     }
 
     /// A non-empty variable.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
     }
 
     fn parse<T: std::str::FromStr>(
@@ -175,7 +200,7 @@ impl Config {
                 "listen address {listen:?} is not IP:PORT (e.g. 127.0.0.1:3000)"
             ))
         })?;
-        let profiles = Profiles::read(vars)?;
+        let profiles = Profile::read(vars, None).map_err(|e| error(e.0))?;
         let region = vars
             .get("AWS_REGION")
             .or_else(|| vars.get("AWS_DEFAULT_REGION"))
@@ -215,6 +240,12 @@ impl Config {
             api_token: access::api_token(vars)?,
             public_url: access::public_url(vars)?,
             access_log: access_log_format(vars)?,
+            warnings: vars
+                .warnings
+                .iter()
+                .chain(&profiles.warnings)
+                .cloned()
+                .collect(),
         })
     }
 
@@ -225,17 +256,11 @@ impl Config {
                 bucket,
                 credentials,
             } => format!(
-                "bucket {} at {} ({:?} style, region {}), access key {}{}",
+                "bucket {} at {} ({:?} style, region {}), credentials from {credentials}",
                 bucket.name(),
                 bucket.endpoint(),
                 bucket.style(),
                 bucket.region(),
-                credentials.access_key_id(),
-                if credentials.session_token().is_some() {
-                    " with session token"
-                } else {
-                    ""
-                },
             ),
             Storage::Local {
                 dir,
@@ -269,35 +294,13 @@ impl Config {
 
 fn s3_storage(
     vars: &Vars,
-    profiles: &Profiles,
+    profile: &Profile,
     name: &str,
     region: &str,
     force_path_style: Option<bool>,
 ) -> Result<Storage, ConfigError> {
-    let key_id = vars
-        .get("AWS_ACCESS_KEY_ID")
-        .or_else(|| profiles.get("aws_access_key_id"));
-    let secret = vars
-        .get("AWS_SECRET_ACCESS_KEY")
-        .or_else(|| profiles.get("aws_secret_access_key"));
-    let (Some(key_id), Some(secret)) = (key_id, secret) else {
-        return Err(error(format!(
-            "S3_BUCKET_NAME={name} is set but there are no credentials: set AWS_ACCESS_KEY_ID and \
-             AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
-        )));
-    };
-    if key_id.contains('/') {
-        return Err(error("AWS_ACCESS_KEY_ID: an access key id has no '/'"));
-    }
-    let mut credentials = Credentials::new(key_id, secret);
-    let token = if vars.get("AWS_ACCESS_KEY_ID").is_some() {
-        vars.get("AWS_SESSION_TOKEN")
-    } else {
-        profiles.get("aws_session_token")
-    };
-    if let Some(token) = token {
-        credentials = credentials.with_session_token(token);
-    }
+    let credentials = Source::resolve(vars, profile)
+        .map_err(|e| error(format!("credentials for S3_BUCKET_NAME={name}: {e}")))?;
     let (endpoint, default_path_style) = match vars.get("S3_ENDPOINT") {
         Some(url) => (
             Endpoint::parse(url).map_err(|e| error(format!("S3_ENDPOINT: {e}")))?,
@@ -364,52 +367,4 @@ fn local_storage(vars: &Vars, region: &str) -> Result<Storage, ConfigError> {
         generated_credentials: generated,
         region: region.to_owned(),
     })
-}
-
-/// The chosen profile's entries from `~/.aws/credentials` and `~/.aws/config`.
-struct Profiles {
-    credentials: HashMap<String, String>,
-    config: HashMap<String, String>,
-}
-
-impl Profiles {
-    fn read(vars: &Vars) -> Result<Self, ConfigError> {
-        let home = vars.get("HOME").map(PathBuf::from);
-        let path = |var: &str, default: &str| {
-            vars.get(var)
-                .map(PathBuf::from)
-                .or_else(|| home.as_ref().map(|h| h.join(".aws").join(default)))
-        };
-        let read = |p: Option<PathBuf>| {
-            p.and_then(|p| std::fs::read_to_string(p).ok())
-                .map(|t| files::parse_ini(&t))
-                .unwrap_or_default()
-        };
-        let credentials = read(path("AWS_SHARED_CREDENTIALS_FILE", "credentials"));
-        let config = read(path("AWS_CONFIG_FILE", "config"));
-        let (name, explicit) = match vars.get("AWS_PROFILE") {
-            Some(name) => (name, true),
-            None => ("default", false),
-        };
-        let from_credentials = files::profile(&credentials, name, false);
-        let from_config = files::profile(&config, name, true);
-        if explicit && from_credentials.is_none() && from_config.is_none() {
-            return Err(error(format!(
-                "AWS_PROFILE={name} but no such profile is in the AWS credentials or config file"
-            )));
-        }
-        Ok(Profiles {
-            credentials: from_credentials.cloned().unwrap_or_default(),
-            config: from_config.cloned().unwrap_or_default(),
-        })
-    }
-
-    /// A key of the profile, the credentials file first.
-    fn get(&self, key: &str) -> Option<&str> {
-        self.credentials
-            .get(key)
-            .or_else(|| self.config.get(key))
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
 }
