@@ -1,6 +1,7 @@
 //! Browser POST uploads into the local bucket over real TCP: a signed form
 //! is stored; each way a form breaks its policy is refused with S3's code,
-//! and no refusal leaves a file behind.
+//! as are a body that stalls or trickles and a key that clashes with an
+//! object or folder; no refusal leaves a file behind.
 #![cfg(feature = "server")]
 
 #[path = "common/http.rs"]
