@@ -1,6 +1,7 @@
 //! Browser POST uploads into the local bucket over real TCP: a signed form
 //! is stored; each way a form breaks its policy is refused with S3's code,
-//! and no refusal leaves a file behind.
+//! as are a body that stalls or trickles and a key that clashes with an
+//! object or folder; no refusal leaves a file behind.
 #![cfg(feature = "server")]
 
 #[path = "common/http.rs"]
@@ -308,5 +309,138 @@ fn the_api_signs_a_post_form_for_exactly_the_declared_file() {
 
     let r = api_upload(&s, "filename=a.png&type=image%2Fpng&size=5&method=patch");
     assert_eq!(r.status, 400, "{}", r.text());
+    s.stop().unwrap();
+}
+
+/// A form for exactly `key`, with no other condition.
+fn sign_key(s: &TestServer, key: &str) -> PresignedPost {
+    let request = PostRequest {
+        key,
+        fields: &[],
+        conditions: &[],
+    };
+    bucket(s)
+        .presign_post(
+            &signer(server::SECRET),
+            &request,
+            OffsetDateTime::now_utc(),
+            300,
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_key_that_is_both_an_object_and_a_folder_is_a_conflict() {
+    let s = TestServer::start(&[]);
+    let upload = |key: &str| {
+        let form = sign_key(&s, key);
+        post(&s, &form.url, &form.fields, FILE)
+    };
+    assert_eq!(upload("a").status, 204);
+    assert_s3_error(&upload("a/b"), 409, "KeyConflict");
+    assert_eq!(upload("c/d").status, 204);
+    assert_s3_error(&upload("c"), 409, "KeyConflict");
+    assert_s3_error(&upload("c/d/e"), 409, "KeyConflict");
+    // The objects already there are untouched; no temporary file is left.
+    assert_eq!(s.files(), ["a", "c/d"]);
+    assert_eq!(std::fs::read(s.dir.join("a")).unwrap(), FILE);
+    s.stop().unwrap();
+}
+
+/// How long a test waits for the server at most.
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Connects and sends the head of `form`'s POST with a `file_len`-byte
+/// file, and its body up to `sent` bytes into the file; returns the
+/// stream and the rest of the body.
+fn start_post(
+    s: &TestServer,
+    form: &PresignedPost,
+    file_len: usize,
+    sent: usize,
+) -> (std::net::TcpStream, Vec<u8>) {
+    let body = post_form::body(&form.fields, "photo.png", "image/png", &vec![5u8; file_len]);
+    let file_start = body.len() - file_len - format!("\r\n--{}--\r\n", post_form::BOUNDARY).len();
+    let (authority, target) = http::split_url(&form.url);
+    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    stream.set_write_timeout(Some(LIMIT)).unwrap();
+    write!(
+        stream,
+        "POST {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        post_form::content_type(),
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..file_start + sent]).unwrap();
+    (stream, body[file_start + sent..].to_vec())
+}
+
+/// Everything the server sends until it closes; failing if it keeps the
+/// connection past `LIMIT`.
+fn read_all(stream: &mut std::net::TcpStream) -> String {
+    let mut answer = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut answer) {
+        assert_ne!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "the server kept the connection open"
+        );
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Waits (bounded) until the upload's temporary file exists: the file
+/// part has started on the server's side.
+fn wait_for_temp_file(s: &TestServer) {
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !s.files().iter().any(|f| f.starts_with(".presign-tmp/")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no temporary file appeared: {:?}",
+            s.files()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_form_that_stalls_inside_the_file_is_cut_and_leaves_nothing() {
+    let s = TestServer::start(&[("BODY_READ_TIMEOUT_SECONDS", "1")]);
+    let form = sign(&s, OffsetDateTime::now_utc(), &[]);
+    let started = std::time::Instant::now();
+    let (mut stream, _rest) = start_post(&s, &form, 90, 20);
+    wait_for_temp_file(&s);
+    let answer = read_all(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("<Code>RequestTimeout</Code>"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(6));
+    assert_eq!(s.files(), Vec::<String>::new(), "no partial file is left");
+    s.stop().unwrap();
+}
+
+#[test]
+fn a_form_that_trickles_is_cut_by_the_minimum_rate_and_leaves_nothing() {
+    let s = TestServer::start(&[
+        ("BODY_READ_TIMEOUT_SECONDS", "1"),
+        ("BODY_MIN_BYTES_PER_SECOND", "2000"),
+    ]);
+    let form = sign(&s, OffsetDateTime::now_utc(), &[]);
+    let started = std::time::Instant::now();
+    let (mut stream, rest) = start_post(&s, &form, 90, 1);
+    wait_for_temp_file(&s);
+    // A byte every 200 ms: never idle for the timeout, far below the rate.
+    for byte in rest.iter().take(40) {
+        if stream.write_all(std::slice::from_ref(byte)).is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let answer = read_all(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("<Code>RequestTimeout</Code>"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(s.files(), Vec::<String>::new(), "no partial file is left");
     s.stop().unwrap();
 }
