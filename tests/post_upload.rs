@@ -444,3 +444,34 @@ fn a_form_that_trickles_is_cut_by_the_minimum_rate_and_leaves_nothing() {
     assert_eq!(s.files(), Vec::<String>::new(), "no partial file is left");
     s.stop().unwrap();
 }
+
+#[test]
+fn a_form_closed_without_a_file_is_answered_before_its_body_ends() {
+    let s = TestServer::start(&[]);
+    let form = sign(&s, OffsetDateTime::now_utc(), &[]);
+    let (authority, target) = http::split_url(&form.url);
+    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    // The body announces a megabyte, closes the form at once and then
+    // sends nothing more: the answer must not wait for the rest.
+    write!(
+        stream,
+        "POST {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {}\r\n\
+         Content-Length: 1048576\r\nConnection: close\r\n\r\n--{}--\r\n",
+        post_form::content_type(),
+        post_form::BOUNDARY
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut head = [0u8; 512];
+    let n = stream.read(&mut head).unwrap();
+    let answer = String::from_utf8_lossy(&head[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "answered only after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.files(), Vec::<String>::new());
+    s.stop().unwrap();
+}

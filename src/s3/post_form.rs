@@ -93,6 +93,9 @@ pub struct FormReader {
     state: State,
     /// Bytes before the file so far, for [`MAX_FIELDS_BYTES`].
     before_file: usize,
+    /// How much of `buffer` is known to hold no header terminator: a part
+    /// head sent a byte at a time is searched once, not once per byte.
+    searched: usize,
     saw_file: bool,
 }
 
@@ -119,6 +122,7 @@ impl FormReader {
             buffer: b"\r\n".to_vec(),
             state: State::Preamble,
             before_file: 0,
+            searched: 0,
             saw_file: false,
         })
     }
@@ -137,6 +141,12 @@ impl FormReader {
             return Err(FormError::FieldsTooLarge);
         }
         Ok(())
+    }
+
+    /// Whether the form is over (its closing boundary, or the end of the
+    /// file): the rest of the body does not count and need not be read.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
     }
 
     /// The body has ended: an error unless the file was complete.
@@ -166,20 +176,23 @@ impl FormReader {
                 }
             },
             State::AfterDelimiter => {
-                // Transport padding (spaces, tabs) may follow a delimiter.
+                // Transport padding (spaces, tabs) may follow a delimiter:
+                // dropped as it is seen, so it is never scanned twice.
                 let pad = self
                     .buffer
                     .iter()
                     .take_while(|&&b| b == b' ' || b == b'\t')
                     .count();
-                match self.buffer.get(pad..pad + 2) {
+                self.buffer.drain(..pad);
+                match self.buffer.get(..2) {
                     None => return Ok(false),
                     Some(b"--") => {
                         self.state = State::Done;
                         self.buffer = Vec::new();
                     }
                     Some(b"\r\n") => {
-                        self.buffer.drain(..pad + 2);
+                        self.buffer.drain(..2);
+                        self.searched = 0;
                         self.state = State::Headers;
                     }
                     Some(_) => return Err(FormError::Malformed("a boundary is followed by junk")),
@@ -189,9 +202,15 @@ impl FormReader {
                 let (block, used) = if self.buffer.starts_with(b"\r\n") {
                     (&[][..], 2)
                 } else {
-                    match find(&self.buffer, b"\r\n\r\n") {
-                        Some(at) => (&self.buffer[..at], at + 4),
-                        None => return Ok(false),
+                    // A terminator may straddle what was searched and
+                    // what is new: back up three bytes.
+                    let from = self.searched.saturating_sub(3);
+                    match find(&self.buffer[from..], b"\r\n\r\n") {
+                        Some(at) => (&self.buffer[..from + at], from + at + 4),
+                        None => {
+                            self.searched = self.buffer.len();
+                            return Ok(false);
+                        }
                     }
                 };
                 let part = PartHeaders::parse(block)?;
@@ -416,6 +435,33 @@ mod tests {
                 "chunks of {size}"
             );
         }
+    }
+
+    #[test]
+    fn padding_after_a_boundary_is_skipped_byte_by_byte() {
+        let body = b"--XyZ \t \r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nabc\r\n--XyZ  --";
+        let events = read_in_chunks(body, 1).unwrap();
+        assert_eq!(
+            events[1..],
+            [FormEvent::Data(b"abc".to_vec()), FormEvent::End]
+        );
+    }
+
+    #[test]
+    fn a_form_closed_without_a_file_is_done_at_its_closing_boundary() {
+        let mut reader = FormReader::new(TYPE).unwrap();
+        let mut events = Vec::new();
+        reader
+            .push(
+                b"--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--XyZ--",
+                &mut events,
+            )
+            .unwrap();
+        assert!(reader.is_done());
+        assert!(matches!(reader.finish(), Err(FormError::Malformed(_))));
+        // What follows is not read into anything.
+        reader.push(&[b'x'; 100_000], &mut events).unwrap();
+        assert_eq!(events.len(), 1);
     }
 
     #[test]

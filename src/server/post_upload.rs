@@ -144,7 +144,9 @@ impl FormBody {
                     FormEvent::Data(_) | FormEvent::End => {}
                 }
             }
-            if !self.read_more().await? {
+            // A form closed without a file is refused at once, not read
+            // to the end of a body that may never end.
+            if self.reader.is_done() || !self.read_more().await? {
                 return Err(self.ended());
             }
         }
