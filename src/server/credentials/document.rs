@@ -78,7 +78,9 @@ pub fn parse_rfc3339(raw: &str) -> Option<OffsetDateTime> {
             .flatten()
     };
     let b = raw.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    // The fixed-width part is ASCII, so every slice below falls on a
+    // character boundary, whatever the document sent.
+    if b.len() < 20 || !b[..19].is_ascii() || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
     if b[13] != b':' || b[16] != b':' {
@@ -123,7 +125,10 @@ pub fn parse_rfc3339(raw: &str) -> Option<OffsetDateTime> {
             UtcOffset::from_hms(sign * number(h)? as i8, sign * number(m)? as i8, 0).ok()?
         }
     };
-    Some(date.with_time(time).assume_offset(offset))
+    // In UTC from here on: banners, logs and errors print it with a `Z`.
+    date.with_time(time)
+        .assume_offset(offset)
+        .checked_to_offset(UtcOffset::UTC)
 }
 
 #[cfg(test)]
@@ -139,6 +144,8 @@ mod tests {
         assert_eq!(f.unix_timestamp(), t.unix_timestamp());
         let o = parse_rfc3339("2026-11-29T07:10:00+02:00").unwrap();
         assert_eq!(o, t);
+        assert_eq!(o.offset(), UtcOffset::UTC, "kept in UTC");
+        assert_eq!(o.hour(), 5);
         for bad in [
             "2026-11-29",
             "2026-11-29T05:10:00",
@@ -146,6 +153,10 @@ mod tests {
             "2026-11-29T05:10:00.Z",
             "2026-11-29T05:10:00+2:00",
             "2026-11-29T05:10:00ZZ",
+            "2026-11-29T05:10:0\u{e9}Z",
+            "2026-11-29T05:10:00\u{e9}",
+            "\u{e9}026-11-29T05:10:00Z",
+            "9999-12-31T23:59:59-23:59",
         ] {
             assert!(parse_rfc3339(bad).is_none(), "{bad}");
         }
