@@ -313,6 +313,61 @@ fn listed_origins_get_cors_headers_and_a_preflight_answer() {
 }
 
 #[test]
+fn listed_origins_may_upload_to_the_local_bucket_from_a_browser() {
+    let app = "http://app.example:8080";
+    let s = TestServer::start(&[("ALLOWED_ORIGINS", app)]);
+    let addr = s.addr.to_string();
+    let object = format!("{}/s3/local/uploads/x.png", s.origin());
+    let preflight = |origin: &str, method: &str| {
+        http::send(
+            &addr,
+            "OPTIONS",
+            &object,
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", method),
+                (
+                    "Access-Control-Request-Headers",
+                    "content-type,if-none-match",
+                ),
+            ],
+            b"",
+        )
+        .unwrap()
+    };
+    let r = preflight(app, "PUT");
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(app));
+    assert!(r
+        .header("access-control-allow-methods")
+        .is_some_and(|m| m.split(", ").any(|m| m == "PUT")));
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("content-type, if-none-match")
+    );
+    assert_eq!(r.header("vary"), Some("origin"));
+    let r = preflight("https://evil.example", "PUT");
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = preflight(app, "DELETE");
+    assert_eq!(r.status, 403);
+    // The bucket's own answers carry the origin and expose the ETag.
+    let r = http::send(&addr, "GET", &object, &[("Origin", app)], b"").unwrap();
+    assert_eq!(r.status, 400, "unsigned: {}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(app));
+    assert_eq!(r.header("access-control-expose-headers"), Some("etag"));
+    let r = http::send(
+        &addr,
+        "GET",
+        &object,
+        &[("Origin", "https://evil.example")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+#[test]
 fn on_loopback_only_loopback_host_names_are_answered() {
     let s = TestServer::start(&[]);
     let addr = s.addr.to_string();

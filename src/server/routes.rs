@@ -22,16 +22,14 @@ pub async fn handle(
     // the path on the way to the log.
     let method = request.method().clone();
     let uri = request.uri().clone();
-    let api_origin = uri
-        .path()
-        .starts_with("/api/")
-        .then(|| cors::listed_origin(state, request.headers()));
+    let cross_origin = cors_rules(uri.path(), state)
+        .map(|rules| (cors::listed_origin(state, request.headers()), rules));
     let mut response = match state.hosts.check(request.headers()) {
         Ok(()) => route(request, state, client).await,
         Err(refusal) => refusal,
     };
-    if let Some(origin) = api_origin {
-        cors::decorate(&mut response, origin);
+    if let Some((origin, rules)) = cross_origin {
+        cors::decorate(&mut response, origin, rules);
     }
     let headers = response.headers_mut();
     // Standard names: a string name would be parsed again on every request.
@@ -65,18 +63,20 @@ async fn route(request: Request<Incoming>, state: &State, client: SocketAddr) ->
             api::create_upload(request, state, client.ip()).await
         }
         "/api/config" if method == Method::OPTIONS => {
-            cors::preflight(state, request.headers(), "GET")
+            cors::preflight(state, request.headers(), "GET", cors::API)
         }
         "/api/uploads" if method == Method::OPTIONS => {
-            cors::preflight(state, request.headers(), "POST")
+            cors::preflight(state, request.headers(), "POST", cors::API)
         }
         "/healthz" | "/api/config" => not_allowed("GET, HEAD"),
         "/api/uploads" => not_allowed("POST"),
-        _ if path
-            .strip_prefix(LOCAL_PREFIX)
-            .is_some_and(|rest| rest.starts_with('/'))
-            && state.local_dir.is_some() =>
-        {
+        _ if is_local_bucket(path, state) && method == Method::OPTIONS => cors::preflight(
+            state,
+            request.headers(),
+            "GET, HEAD, PUT, POST",
+            cors::LOCAL_BUCKET,
+        ),
+        _ if is_local_bucket(path, state) => {
             let dir = state.local_dir.clone().unwrap_or_default();
             local_bucket::handle(request, state, &dir).await
         }
@@ -89,6 +89,25 @@ async fn route(request: Request<Incoming>, state: &State, client: SocketAddr) ->
                 "There is nothing at this path.",
             ),
         },
+    }
+}
+
+/// Whether `path` is served by the local bucket.
+fn is_local_bucket(path: &str, state: &State) -> bool {
+    state.local_dir.is_some()
+        && path
+            .strip_prefix(LOCAL_PREFIX)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The CORS rules of `path`, if pages on other origins may use it.
+fn cors_rules(path: &str, state: &State) -> Option<cors::Rules> {
+    if path.starts_with("/api/") {
+        Some(cors::API)
+    } else if is_local_bucket(path, state) {
+        Some(cors::LOCAL_BUCKET)
+    } else {
+        None
     }
 }
 

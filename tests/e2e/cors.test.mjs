@@ -1,8 +1,9 @@
 // CORS for ALLOWED_ORIGINS in a real browser: a page served from another
 // origin (another port of 127.0.0.1, so the browser enforces CORS) calls
 // POST /api/uploads with an Authorization header, which makes Chromium send
-// a preflight first. A listed origin gets its upload URL; an unlisted one
-// is blocked by the browser.
+// a preflight first. A listed origin gets its upload URL and PUTs the file
+// to the local bucket (another preflight, for the signed headers), reading
+// the ETag; an unlisted one is blocked by the browser.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
@@ -41,7 +42,10 @@ async function postFrom(origin) {
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
           body: 'filename=a.png&type=image%2Fpng&size=10',
         });
-        return { status: response.status, body: await response.json() };
+        const body = await response.json();
+        if (response.status !== 201) return { status: response.status, body };
+        const put = await fetch(body.url, { method: 'PUT', headers: body.headers, body: new Uint8Array(10).fill(7) });
+        return { status: response.status, body, putStatus: put.status, etag: put.headers.get('etag') };
       } catch (err) {
         return { blocked: String(err) };
       }
@@ -60,10 +64,12 @@ after(async () => {
   await Promise.all([browser?.close(), server?.stop(), listed?.close(), unlisted?.close()]);
 });
 
-test('a listed origin gets through the preflight and receives its upload URL', async () => {
+test('a listed origin gets through the preflights, receives its upload URL and uploads to the local bucket', async () => {
   const seen = await postFrom(listed.origin);
   assert.equal(seen.status, 201, JSON.stringify(seen));
   assert.match(seen.body.url, /X-Amz-Signature=/);
+  assert.equal(seen.putStatus, 200, JSON.stringify(seen));
+  assert.match(seen.etag ?? '', /^"[0-9a-f]{32}"$/, JSON.stringify(seen));
 });
 
 test('an origin not in ALLOWED_ORIGINS is blocked by the browser', async () => {

@@ -80,7 +80,12 @@ pub fn parse_rfc3339(raw: &str) -> Option<OffsetDateTime> {
     let b = raw.as_bytes();
     // The fixed-width part is ASCII, so every slice below falls on a
     // character boundary, whatever the document sent.
-    if b.len() < 20 || !b[..19].is_ascii() || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    if b.len() < 20
+        || !b[..19].is_ascii()
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+    {
         return None;
     }
     if b[13] != b':' || b[16] != b':' {
