@@ -324,3 +324,69 @@ fn generated_local_keys_are_random_hex() {
     assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_ne!(keys(load()), (id, secret), "two starts, two key pairs");
 }
+
+#[test]
+fn an_identity_is_never_made_of_environment_and_dotenv_halves() {
+    let dotenv =
+        "S3_BUCKET_NAME=b\nAWS_ACCESS_KEY_ID=AKIDDOTENV\nAWS_SECRET_ACCESS_KEY=dotenv-secret\n\
+                  AWS_SESSION_TOKEN=dotenv-token\n";
+    // The environment's whole identity: the .env token does not join it.
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+        ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let config = Config::load(&vars(&env, Some(dotenv)), None).unwrap();
+    let (_, credentials) = s3(&config);
+    assert_eq!(credentials.access_key_id(), "AKIDENV");
+    assert_eq!(
+        credentials.session_token(),
+        None,
+        "no .env token on env keys"
+    );
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("AWS_SESSION_TOKEN ignored")),
+        "{:?}",
+        config.warnings
+    );
+    assert!(config.warnings.iter().all(|w| !w.contains("dotenv-")));
+    // Half an identity in the environment: refused, not completed from .env.
+    for half in [
+        ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+        ("AWS_SESSION_TOKEN", "stale-token"),
+    ] {
+        let env = [half, ("AWS_EC2_METADATA_DISABLED", "true")];
+        let result = Config::load(&vars(&env, Some(dotenv)), None);
+        assert!(result.is_err(), "{half:?} was completed from .env");
+    }
+    // The local bucket's keys follow the same rule.
+    let dotenv = "LOCAL_BUCKET_ACCESS_KEY_ID=LOCALDOTENV\nLOCAL_BUCKET_SECRET_ACCESS_KEY=dotenv-local-secret\n";
+    let env = [("LOCAL_BUCKET_ACCESS_KEY_ID", "LOCALENV")];
+    assert!(Config::load(&vars(&env, Some(dotenv)), None).is_err());
+}
+
+#[test]
+fn debug_output_never_shows_a_secret() {
+    let token = "api-token-0123456789abcdef0123456789";
+    let secret = "local-secret-never-printed";
+    let aws_secret = "aws-secret-never-printed";
+    let v = vars(
+        &[
+            ("API_TOKEN", token),
+            ("LOCAL_BUCKET_ACCESS_KEY_ID", "LOCALKEY"),
+            ("LOCAL_BUCKET_SECRET_ACCESS_KEY", secret),
+            ("AWS_SECRET_ACCESS_KEY", aws_secret),
+        ],
+        None,
+    );
+    let printed = format!("{v:?}");
+    assert!(printed.contains("API_TOKEN"), "{printed}");
+    let config = Config::load(&v, None).unwrap();
+    let printed = format!("{printed} {config:?} {config:#?}");
+    for hidden in [token, secret, aws_secret] {
+        assert!(!printed.contains(hidden), "{hidden} in {printed}");
+    }
+}

@@ -52,7 +52,7 @@ async fn create(
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
     if let Some(token) = &state.config.api_token {
-        check_token(state, headers, token, client)?;
+        check_token(state, headers, token.expose(), client)?;
     }
     let host = headers.get(HOST).and_then(|v| v.to_str().ok());
     check_origin(state, headers, host)?;

@@ -7,7 +7,24 @@ use crate::s3::Endpoint;
 /// The shortest `API_TOKEN` accepted: a guessable token is no lock.
 pub const MIN_API_TOKEN_LEN: usize = 32;
 
-pub(super) fn api_token(vars: &Vars) -> Result<Option<String>, ConfigError> {
+/// `API_TOKEN`, kept out of `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// The token itself, for the comparison.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+pub(super) fn api_token(vars: &Vars) -> Result<Option<ApiToken>, ConfigError> {
     match vars.get("API_TOKEN") {
         None => Ok(None),
         Some(token) if token.len() < MIN_API_TOKEN_LEN => Err(error(format!(
@@ -18,7 +35,7 @@ pub(super) fn api_token(vars: &Vars) -> Result<Option<String>, ConfigError> {
         Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => Err(error(
             "API_TOKEN must be printable ASCII without spaces, as an Authorization header carries it",
         )),
-        Some(token) => Ok(Some(token.to_owned())),
+        Some(token) => Ok(Some(ApiToken(token.to_owned()))),
     }
 }
 

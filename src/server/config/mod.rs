@@ -8,6 +8,7 @@ pub(crate) mod files;
 mod limits;
 pub mod policy;
 
+pub use access::ApiToken;
 pub use limits::Limits;
 pub use policy::{is_media_type, UploadPolicy};
 
@@ -61,7 +62,7 @@ pub struct Config {
     /// rebinding).
     pub allowed_hosts: Vec<String>,
     /// When set, `POST /api/uploads` needs `Authorization: Bearer <token>`.
-    pub api_token: Option<String>,
+    pub api_token: Option<ApiToken>,
     /// The base URL browsers reach this server at, when it differs from
     /// the `Host` they send (used for local-bucket URLs).
     pub public_url: Option<String>,
@@ -98,14 +99,40 @@ fn error(message: impl Into<String>) -> ConfigError {
     ConfigError(message.into())
 }
 
+/// Variables that make up one identity each: taken all from the
+/// environment or all from `.env`.
+const IDENTITIES: [&[&str]; 2] = [
+    &[
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ],
+    &[
+        "LOCAL_BUCKET_ACCESS_KEY_ID",
+        "LOCAL_BUCKET_SECRET_ACCESS_KEY",
+    ],
+];
+
 /// The variables configuration is read from: the environment over `.env`.
 /// An empty environment variable counts as unset, so it does not hide the
 /// `.env` value.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Vars {
     vars: HashMap<String, String>,
     /// Lines of `.env` that were ignored.
     warnings: Vec<String>,
+}
+
+/// Names only: the values include secrets.
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Vars")
+            .field("names", &names)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
 }
 
 impl Vars {
@@ -114,12 +141,32 @@ impl Vars {
         environment: impl IntoIterator<Item = (String, String)>,
         dotenv: Option<&str>,
     ) -> Self {
-        let (mut vars, warnings) = dotenv.map(files::parse_dotenv).unwrap_or_default();
-        vars.extend(
-            environment
-                .into_iter()
-                .filter(|(_, v)| !v.trim().is_empty()),
-        );
+        let (mut vars, mut warnings) = dotenv.map(files::parse_dotenv).unwrap_or_default();
+        let environment: HashMap<String, String> = environment
+            .into_iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
+        // An identity comes whole from one place: a key id from the
+        // environment never meets a secret (or a stale token) from `.env`.
+        for group in IDENTITIES {
+            if group.iter().any(|name| environment.contains_key(*name)) {
+                for name in group {
+                    if vars.remove(*name).is_some() && !environment.contains_key(*name) {
+                        warnings.push(format!(
+                            ".env: {name} ignored: the environment sets {}, and one identity \
+                             is never made of two sources",
+                            group
+                                .iter()
+                                .filter(|n| environment.contains_key(**n))
+                                .copied()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+        vars.extend(environment);
         Vars { vars, warnings }
     }
 
