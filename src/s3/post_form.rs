@@ -215,7 +215,7 @@ impl FormReader {
                 };
                 let part = PartHeaders::parse(block)?;
                 self.buffer.drain(..used);
-                if part.filename.is_some() || part.name.eq_ignore_ascii_case("file") {
+                if part.name.eq_ignore_ascii_case("file") {
                     self.saw_file = true;
                     self.state = State::File;
                     events.push(FormEvent::File {
@@ -462,6 +462,28 @@ mod tests {
         // What follows is not read into anything.
         reader.push(&[b'x'; 100_000], &mut events).unwrap();
         assert_eq!(events.len(), 1);
+    }
+
+    #[test]
+    fn only_the_part_named_file_is_the_object() {
+        // Another file input (empty here) comes before `file`: it is a
+        // field like any other, which a policy then has to allow.
+        let body =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"other\"; filename=\"\"\r\n\r\n\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nabc\r\n--XyZ--";
+        let events = read_in_chunks(body, 3).unwrap();
+        assert_eq!(
+            events[0],
+            FormEvent::Field {
+                name: "other".into(),
+                value: String::new()
+            }
+        );
+        assert!(matches!(&events[1], FormEvent::File { filename: Some(f), .. } if f == "f"));
+        assert_eq!(
+            events[2..],
+            [FormEvent::Data(b"abc".to_vec()), FormEvent::End]
+        );
     }
 
     #[test]
