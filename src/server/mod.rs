@@ -13,6 +13,7 @@
 //! | `api`, `api_post` | `GET /api/config`, `POST /api/uploads` (a presigned PUT, or with `method=post` a POST form) |
 //! | `local_bucket` | the built-in bucket at `/s3/local/…`, verified with [`crate::sigv4`] |
 //! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
+//! | `api_error`, `s3_error` | every JSON error of the API and every S3 XML error of the local bucket: one table each |
 //! | `assets` | the page from `static/`, embedded, with its CSP |
 //! | `rate_limit`, `form`, `http`, `state` | the small parts they share |
 //!
@@ -22,6 +23,7 @@
 
 mod access_log;
 mod api;
+mod api_error;
 mod api_post;
 mod assets;
 mod body;
@@ -37,6 +39,7 @@ mod local_bucket;
 mod post_upload;
 mod rate_limit;
 mod routes;
+mod s3_error;
 mod serve;
 mod state;
 

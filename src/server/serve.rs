@@ -2,7 +2,7 @@
 //! connection, and graceful shutdown.
 
 use super::config::Config;
-use super::connection::{PerAddressCap, WriteTimeout, MAX_BUFFER_BYTES, OVER_CAP_RESPONSE};
+use super::connection::{over_cap_response, PerAddressCap, WriteTimeout, MAX_BUFFER_BYTES};
 use super::state::State;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -43,6 +43,7 @@ pub(super) async fn serve(
     // kernel's backlog instead of exhausting memory or file descriptors.
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let state = Arc::new(state);
+    let over_cap = over_cap_response();
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
@@ -63,7 +64,7 @@ pub(super) async fn serve(
         };
         let Some(slot) = per_address.try_acquire(client.ip()) else {
             // Best effort: a client too busy to take 200 bytes gets a reset.
-            let _ = stream.try_write(OVER_CAP_RESPONSE);
+            let _ = stream.try_write(&over_cap);
             continue;
         };
         let _ = stream.set_nodelay(true);
