@@ -4,22 +4,25 @@
 //! | --- | --- |
 //! | [`config`] | environment, `.env` and AWS profile files into a [`Config`] |
 //! | [`credentials`] | the AWS credential chain (env, profile, container, IMDS) and its refresh |
-//! | `serve` | [`Server::start`], accept loop, connection cap, graceful shutdown: [`run`] |
-//! | `connection` | per-address connection cap, write timeout, buffer size |
+//! | `serve` | [`Server`] and [`run`]: start (credentials, local bucket), accept loop, connection cap, graceful shutdown |
+//! | `connection` | per-address connection cap and its answer, write timeout, buffer size |
 //! | `routes` | `match (method, path)`, security headers, the access log's entry |
 //! | `access_log` | lines into a bounded buffer, written to stderr in batches by a thread |
 //! | `hosts`, `cors` | `Host` check (DNS rebinding), CORS for `ALLOWED_ORIGINS` |
 //! | `body` | request bodies read against a deadline and a minimum rate |
 //! | `api`, `api_post` | `GET /api/config`, `POST /api/uploads` (a presigned PUT, or with `method=post` a POST form) |
-//! | `local_bucket` | the built-in bucket at `/s3/local/…`, verified with [`crate::sigv4`] |
+//! | `local_bucket` | the built-in bucket at `/s3/local/…`: presigned `PUT`/`GET`/`HEAD` verified with [`crate::sigv4`], files placed atomically |
 //! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
 //! | `api_error`, `s3_error` | every JSON error of the API and every S3 XML error of the local bucket: one table each |
 //! | `assets` | the page from `static/`, embedded, with its CSP |
+//! | `keys` | object keys for uploads, unguessable, without a system call each |
 //! | `rate_limit`, `form`, `http`, `state` | the small parts they share |
 //!
 //! A request flows: `serve` → `routes` → `api` (which signs with
-//! [`crate::s3::Bucket::presign`]) or `local_bucket` (which verifies with
-//! [`crate::sigv4::verify_presigned`] and streams to disk).
+//! [`crate::s3::Bucket::presign`] or [`crate::s3::Bucket::presign_post`])
+//! or `local_bucket` (which verifies with [`crate::sigv4::verify_presigned`],
+//! or `post_upload` with [`crate::sigv4::verify_post`], and streams to
+//! disk). A refusal on the way is an `ApiError` or an `S3Error`.
 //!
 //! Embedding it: [`run`] serves a [`Config`] on a listener until a
 //! shutdown future completes. [`Server`] is the same in two steps; the
