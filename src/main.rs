@@ -18,8 +18,8 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             ExitCode::SUCCESS
         }
-        Some("serve") => presign::server::main(&args[1..]),
-        None => presign::server::main(&[]),
+        Some("serve") => cli::serve(&args[1..]),
+        None => cli::serve(&[]),
         Some(other) => {
             eprintln!("presign: unknown command '{other}' (try 'presign --help')");
             ExitCode::from(2)

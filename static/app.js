@@ -25,7 +25,14 @@ const HINTS = {
   429: 'Too many uploads in a short time. Wait a minute, then retry.',
   type: 'Allowed: {types}.',
   size: 'Make the image smaller or compress it, then choose it again.',
+  config: 'Reload the page to try again.',
 };
+
+// A hint by its id in HINTS, or with its own `text` when it says more (the allowed
+// types). The id, not the text, tells which hint it is (the CORS one gets a link).
+function hint(id, text = HINTS[id] || '') {
+  return { hintId: text ? String(id) : '', hint: text };
+}
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const dropZone = $('#drop-zone');
@@ -66,13 +73,13 @@ function refusal(file, cfg) {
   if (!cfg.allowedTypes.includes(type)) {
     const types = cfg.allowedTypes.map(typeName).join(', ');
     const what = type ? `${typeName(type)} files are` : 'Files of unknown type are';
-    return { message: `${what} not allowed`, hint: HINTS.type.replace('{types}', types) };
+    return { message: `${what} not allowed`, ...hint('type', HINTS.type.replace('{types}', types)) };
   }
   if (file.size > cfg.maxBytes) {
     let size = formatBytes(file.size);
     const limit = formatBytes(cfg.maxBytes);
     if (size === limit) size = `${file.size.toLocaleString('en')} bytes`;  // "10 MB is over the 10 MB limit" would be nonsense
-    return { message: `${size} is over the ${limit} limit`, hint: HINTS.size };
+    return { message: `${size} is over the ${limit} limit`, ...hint('size') };
   }
   return null;
 }
@@ -81,8 +88,8 @@ function announce(text) {
   live.textContent = text;
 }
 
-function failure(message, hint, extra = {}) {
-  return Object.assign(new Error(message), { hint }, extra);
+function failure(message, hintId, extra = {}) {
+  return Object.assign(new Error(message), hint(hintId), extra);
 }
 
 // ---- adding files ----------------------------------------------------------
@@ -95,14 +102,13 @@ async function addFiles(fileList) {
   try {
     cfg = await loadConfig();
   } catch (err) {
-    cfgError = { message: `Upload settings could not be loaded (${err.message})`, hint: 'Reload the page to try again.' };
+    cfgError = { message: `Upload settings could not be loaded (${err.message})`, ...hint('config') };
   }
   for (const file of files) {
     const item = createItem(file);
     const refused = cfg ? refusal(file, cfg) : cfgError;
     if (refused) {
-      item.refused = true;
-      setState(item, 'failed', refused);
+      setState(item, 'refused', refused);
       announce(`${file.name} not sent: ${refused.message}`);
     }
   }
@@ -135,22 +141,33 @@ function createItem(file) {
 
 // ---- state and rendering ---------------------------------------------------
 
-const BADGES = { waiting: 'Waiting', uploading: 'Uploading', done: 'Uploaded', failed: 'Failed', cancelled: 'Cancelled' };
+// What each state shows and allows. `active`: in the queue or on its way; `retry`: a
+// retry may help; `counted`: part of the overall progress. A refused file was never
+// sent (its type or size is not allowed): it looks failed, but retrying cannot help.
+const STATES = {
+  waiting: { badge: 'Waiting', active: true, counted: true },
+  uploading: { badge: 'Uploading', active: true, counted: true },
+  done: { badge: 'Uploaded', counted: true },
+  failed: { badge: 'Failed', retry: true, counted: true },
+  cancelled: { badge: 'Cancelled', retry: true },
+  refused: { badge: 'Not sent', looks: 'failed' },
+};
 
-function setState(item, state, { message = '', hint = '', status = '' } = {}) {
+function setState(item, state, { message = '', hint = '', hintId = '', status = '' } = {}) {
   const { row } = item;
   const focused = document.activeElement;
+  const shown = STATES[state];
   item.state = state;
-  row.dataset.state = state;
-  $('.badge', row).textContent = item.refused ? 'Not sent' : BADGES[state];
+  row.dataset.state = shown.looks || state;
+  $('.badge', row).textContent = shown.badge;
   $('.status', row).textContent = status;
   const error = $('.upload-error', row);
   error.textContent = message;
   error.hidden = !message;
-  showHint(row, hint);
-  $('.cancel', row).hidden = !(state === 'waiting' || state === 'uploading');
-  $('.retry', row).hidden = !(state === 'failed' || state === 'cancelled') || item.refused;
-  $('.remove', row).hidden = state === 'waiting' || state === 'uploading';
+  showHint(row, hint, hintId);
+  $('.cancel', row).hidden = !shown.active;
+  $('.retry', row).hidden = !shown.retry;
+  $('.remove', row).hidden = !!shown.active;
   $('.meter', row).hidden = state !== 'uploading';
   if (state !== 'uploading') setProgress(item, state === 'done' ? item.file.size : 0);
   // The button that was pressed may just have been hidden; keep keyboard users in the row.
@@ -158,10 +175,10 @@ function setState(item, state, { message = '', hint = '', status = '' } = {}) {
   renderOverall();
 }
 
-function showHint(row, hint) {
+function showHint(row, hint, hintId) {
   const el = $('.upload-hint', row);
   el.textContent = hint;
-  if (hint === HINTS.cors) {
+  if (hintId === 'cors') {
     const link = document.createElement('a');
     link.href = CORS_DOC;
     link.target = '_blank';
@@ -181,7 +198,7 @@ function setProgress(item, loaded) {
 }
 
 function renderOverall() {
-  const counted = items.filter(i => !i.refused && i.state !== 'cancelled');
+  const counted = items.filter(i => STATES[i.state].counted);
   const total = counted.reduce((sum, i) => sum + i.file.size, 0);
   const loaded = counted.reduce((sum, i) => sum + (i.state === 'done' ? i.file.size : i.loaded), 0);
   const done = counted.filter(i => i.state === 'done').length;
@@ -196,7 +213,7 @@ function renderOverall() {
   if (failed) text += ` · ${failed} failed`;
   overall.textContent = text;
   document.title = busy ? `${pct}% · Upload images` : 'Upload images';
-  $('#clear').hidden = !items.some(i => i.state !== 'waiting' && i.state !== 'uploading');
+  $('#clear').hidden = !items.some(i => !STATES[i.state].active);
   queue.hidden = !items.length;
 }
 
@@ -246,12 +263,12 @@ async function requestTicket(item, run) {
       signal: run.controller.signal,
     });
   } catch {
-    throw failure('Could not reach the upload server', HINTS.server, { transient: true });
+    throw failure('Could not reach the upload server', 'server', { transient: true });
   }
   if (res.ok) return res.json();
   const body = await res.json().catch(() => ({}));
   const message = body.message || `The upload server answered ${res.status} ${res.statusText}`.trim();
-  throw failure(message, HINTS[res.status] || '', {
+  throw failure(message, res.status, {
     transient: res.status === 429 || res.status >= 500,
     retryAfter: Number(res.headers.get('retry-after')) || 0,
   });
@@ -291,7 +308,7 @@ function storageError(xhr) {
     : /expired/i.test(detail) ? 'Expired'
     : /not (yet )?valid/i.test(detail) ? 'RequestTimeTooSkewed' : code;
   const message = code ? `${detail || code} (${code})` : `The storage answered ${xhr.status} ${xhr.statusText}`.trim();
-  return failure(message, HINTS[cause] || '', {
+  return failure(message, cause, {
     transient: xhr.status >= 500,
     retryAfter: Number(xhr.getResponseHeader('retry-after')) || 0,
   });
@@ -300,7 +317,7 @@ function storageError(xhr) {
 // Status 0 tells nothing; to another origin it is most often a CORS refusal.
 function networkError(url) {
   const crossOrigin = new URL(url, location.href).origin !== location.origin;
-  return failure('The upload was interrupted', crossOrigin ? HINTS.cors : HINTS.network, { transient: true });
+  return failure('The upload was interrupted', crossOrigin ? 'cors' : 'network', { transient: true });
 }
 
 function fail(item, err) {
@@ -310,8 +327,8 @@ function fail(item, err) {
     const delay = err.retryAfter ? err.retryAfter * 1000 : 1000 * 2 ** (item.attempt - 1) * (0.75 + Math.random() / 2);
     const seconds = Math.max(1, Math.round(delay / 1000));
     // A likely CORS refusal is named at once: retries will not fix a bucket rule.
-    const hint = err.hint === HINTS.cors ? err.hint : '';
-    setState(item, 'waiting', { hint, status: `${err.message}; retrying in ${seconds} s (${item.attempt} of ${MAX_RETRIES})` });
+    const shown = err.hintId === 'cors' ? hint('cors') : {};
+    setState(item, 'waiting', { ...shown, status: `${err.message}; retrying in ${seconds} s (${item.attempt} of ${MAX_RETRIES})` });
     item.timer = setTimeout(() => { item.timer = 0; pump(); }, delay);
     return;
   }
@@ -424,10 +441,10 @@ document.addEventListener('paste', e => {
   }
 });
 $('#clear').addEventListener('click', () => {
-  for (const item of [...items]) if (item.state !== 'waiting' && item.state !== 'uploading') remove(item);
+  for (const item of [...items]) if (!STATES[item.state].active) remove(item);
 });
 window.addEventListener('beforeunload', e => {
-  if (items.some(i => i.state === 'uploading' || i.state === 'waiting')) e.preventDefault();
+  if (items.some(i => STATES[i.state].active)) e.preventDefault();
 });
 
 loadConfig().then(cfg => {

@@ -12,11 +12,11 @@
 //! The Python is `BOTOCORE_PYTHON`, else target/conformance/venv/bin/python;
 //! the tests panic when it is missing rather than pass.
 
+#[path = "common/url.rs"]
+mod url;
+
 use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest};
-use presign::sigv4::{
-    verify_presigned, AmzDate, Credentials, Received, Signer, VerifyErrorKind, VerifyOptions,
-    UNSIGNED_PAYLOAD,
-};
+use presign::sigv4::{AmzDate, Credentials, Signer, VerifyErrorKind};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -350,35 +350,18 @@ fn our_urls_equal_botocores_byte_for_byte() {
     );
 }
 
-/// The parts of an absolute URL: `(authority, path, query)`.
-fn split(url: &str) -> (&str, &str, &str) {
-    let rest = url.split_once("://").unwrap().1;
-    let slash = rest.find('/').unwrap_or(rest.len());
-    let (authority, target) = rest.split_at(slash);
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    (authority, path, query)
-}
-
 #[test]
 #[ignore = "needs botocore: tests/conformance/seaweedfs.sh start installs it"]
 fn our_verifier_accepts_botocores_urls() {
     let (cases, theirs) = cases_and_botocore();
     let mut failures = Vec::new();
     for (case, theirs) in cases.iter().zip(theirs) {
-        let (authority, path, query) = split(&theirs.url);
-        let mut headers = vec![("host", authority)];
-        headers.extend(case.headers.iter().copied());
-        let received = Received {
-            method: case.method,
-            path,
-            query,
-            headers: &headers,
-            payload_hash: UNSIGNED_PAYLOAD,
+        let verify = |now, signer: &Signer| {
+            url::verify(case.method, &theirs.url, &case.headers, now, signer)
         };
         let signer = case.signer();
         let now = case.time() + Duration::seconds(1);
-        let lookup = |id: &str| (id == case.access_key).then_some(&signer);
-        if let Err(e) = verify_presigned(&received, now, VerifyOptions::default(), lookup) {
+        if let Err(e) = verify(now, &signer) {
             failures.push(format!(
                 "{case:?}\n  botocore: {}\n  refused: {e}\n  our canonical request:\n{}\n  \
                  botocore's:\n{}\n",
@@ -397,16 +380,14 @@ fn our_verifier_accepts_botocores_urls() {
             case.region,
             "s3",
         );
-        let lookup = |id: &str| (id == case.access_key).then_some(&wrong);
-        let refused = verify_presigned(&received, now, VerifyOptions::default(), lookup);
+        let refused = verify(now, &wrong);
         assert_eq!(
             refused.map_err(|e| e.kind()),
             Err(VerifyErrorKind::SignatureMismatch),
             "{case:?}"
         );
         let late = case.time() + Duration::seconds(i64::from(case.expires) + 1);
-        let lookup = |id: &str| (id == case.access_key).then_some(&signer);
-        let refused = verify_presigned(&received, late, VerifyOptions::default(), lookup);
+        let refused = verify(late, &signer);
         assert_eq!(
             refused.map_err(|e| e.kind()),
             Err(VerifyErrorKind::Expired),
@@ -459,8 +440,8 @@ fn endpoint_spelling_changes_the_url_not_the_signature() {
     let theirs = botocore(&cases);
     for ((case, theirs), (endpoint, normal)) in cases.iter().zip(&theirs).zip(spellings) {
         let (ours, _) = case.ours();
-        let (our_authority, our_path, our_query) = split(&ours);
-        let (their_authority, their_path, their_query) = split(&theirs.url);
+        let (our_authority, our_path, our_query) = url::split(&ours);
+        let (their_authority, their_path, their_query) = url::split(&theirs.url);
         assert_eq!(our_authority, normal, "{endpoint}");
         assert_eq!(
             their_authority,

@@ -215,7 +215,7 @@ fn a_cut_connection_leaves_no_partial_object() {
         OffsetDateTime::now_utc(),
         server::SECRET,
     );
-    let mut stream = server::start_put(s.addr, &url, 100_000);
+    let mut stream = http::start_put(s.addr, &url, 100_000);
     stream.write_all(&[1u8; 40_000]).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     drop(stream);
@@ -228,7 +228,7 @@ fn a_cut_connection_leaves_no_partial_object() {
     assert!(s.files().is_empty(), "{:?}", s.files());
 
     // And a body that ends early on a live connection is IncompleteBody.
-    let mut stream = server::start_put(s.addr, &url, 100_000);
+    let mut stream = http::start_put(s.addr, &url, 100_000);
     stream.write_all(&[1u8; 10]).unwrap();
     stream.shutdown(std::net::Shutdown::Write).unwrap();
     let mut response = String::new();

@@ -202,7 +202,7 @@ fn a_connection_cut_inside_the_file_leaves_no_file() {
     let s = TestServer::start(&[]);
     let form = sign(&s, OffsetDateTime::now_utc(), &[]);
     let body = post_form::body(&form.fields, "photo.png", "image/png", &[5u8; 90]);
-    let (authority, target) = http::split_url(&form.url);
+    let (authority, target) = http::url::target(&form.url);
     let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))

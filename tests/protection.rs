@@ -128,7 +128,7 @@ fn a_body_at_one_byte_a_second_is_cut_by_the_minimum_rate() {
         "slow.png",
         &[("content-type", "image/png"), ("content-length", "1000")],
     );
-    let mut stream = server::start_put(s.addr, &url, 1000);
+    let mut stream = http::start_put(s.addr, &url, 1000);
     stream.set_write_timeout(Some(LIMIT)).unwrap();
     let started = Instant::now();
     // Never pauses as long as the idle timeout, but is far below the rate.
@@ -164,7 +164,7 @@ fn a_response_nobody_reads_is_dropped_after_the_write_timeout() {
         .set_len(size)
         .unwrap();
     let url = presign(&s, "GET", "big.bin", &[]);
-    let (_, target) = http::split_url(&url);
+    let (_, target) = http::url::target(&url);
     let mut stream = connect(s.addr);
     write!(stream, "GET {target} HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).unwrap();
     // Read nothing while kernel buffers fill and the timeout runs out.

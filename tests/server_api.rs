@@ -353,7 +353,7 @@ fn shutdown_lets_an_in_flight_upload_finish() {
     let s = TestServer::start(&[]);
     let r = post_form(&s, "filename=a.png&type=image%2Fpng&size=8", &[]);
     let body = json(&r);
-    let mut stream = server::start_put(s.addr, body["url"].as_str().unwrap(), 8);
+    let mut stream = http::start_put(s.addr, body["url"].as_str().unwrap(), 8);
     stream.write_all(b"half").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let key = body["key"].as_str().unwrap().to_owned();

@@ -1,4 +1,6 @@
-//! `presign url`, `presign post` and `presign explain`: the signer for scripts.
+//! The command line: `presign serve` runs the upload server (`serve`:
+//! the process around [`presign::server::Server`]); `presign url`,
+//! `presign post` and `presign explain` are the signer for scripts.
 //!
 //! Credentials come from the server's chain
 //! ([`presign::server::credentials`]): environment keys, the profile
@@ -9,6 +11,7 @@
 mod args;
 mod explain;
 mod post;
+mod serve;
 mod url;
 
 use args::CliError;
@@ -38,6 +41,11 @@ Credentials, first found: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSI
 the profile (--profile or AWS_PROFILE) in ~/.aws/credentials or ~/.aws/config, with
 credential_process; the ECS/EKS container endpoint; EC2 instance metadata (IMDSv2).
 ";
+
+/// `presign serve`.
+pub fn serve(args: &[String]) -> ExitCode {
+    serve::run(args)
+}
 
 /// `presign url`.
 pub fn url(args: &[String]) -> ExitCode {

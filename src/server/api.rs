@@ -1,20 +1,20 @@
 //! The JSON API the page (and any other client) uses:
 //! `GET /api/config` and `POST /api/uploads` (`method=post`: `api_post`).
 //!
-//! Handlers return `Result<Response, Response>`: both arms are answers to
-//! the client, the error arm just ends the request early with `?`.
-#![allow(clippy::result_large_err)]
+//! Handlers return `Result<Response, ApiError>`: the error arm ends the
+//! request early with `?` and becomes its JSON answer.
 
+use super::api_error::ApiError;
 use super::body::{BodyError, Pace};
 use super::config::is_media_type;
-use super::credentials::refresh::Expiring;
-use super::http::{json_error, push_json_string, respond, Body};
+use super::credentials::refresh::Current;
+use super::http::{push_json_string, respond, Body};
 use super::keys::push_padded;
 use super::state::State;
-use crate::s3::{ObjectRequest, PresignError};
+use crate::s3::{Bucket, ObjectRequest};
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, RETRY_AFTER,
+    HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST,
 };
 use hyper::{Request, Response, StatusCode};
 use std::net::IpAddr;
@@ -40,7 +40,8 @@ pub async fn create_upload(
     client: IpAddr,
 ) -> Response<Body> {
     match create(request, state, client).await {
-        Ok(response) | Err(response) => response,
+        Ok(response) => response,
+        Err(error) => error.into_response(),
     }
 }
 
@@ -48,7 +49,7 @@ async fn create(
     request: Request<Incoming>,
     state: &State,
     client: IpAddr,
-) -> Result<Response<Body>, Response<Body>> {
+) -> Result<Response<Body>, ApiError> {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
     if let Some(token) = &state.config.api_token {
@@ -57,10 +58,7 @@ async fn create(
     let host = headers.get(HOST).and_then(|v| v.to_str().ok());
     check_origin(state, headers, host)?;
     if let Err(wait) = state.limiter.check(client, Instant::now()) {
-        return Err(rate_limited(
-            wait,
-            "Too many uploads from your address; wait a moment and try again.",
-        ));
+        return Err(ApiError::TooManyUploads(wait));
     }
     let is_form = headers
         .get(CONTENT_TYPE)
@@ -71,78 +69,48 @@ async fn create(
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
     if !is_form {
-        return Err(json_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_body",
-            "Send the fields filename, type and size as application/x-www-form-urlencoded.",
-        ));
+        return Err(ApiError::UnsupportedBody);
     }
-    let too_large = || {
-        json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "form_too_large",
-            "The form is larger than 4 KiB; send only filename, type and size.",
-        )
-    };
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > MAX_FORM_BYTES as u64) {
-        return Err(too_large());
+        return Err(ApiError::FormTooLarge);
     }
-    let body = match Pace::new(&state.config.limits)
+    let body = Pace::new(&state.config.limits)
         .collect(body, MAX_FORM_BYTES)
         .await
-    {
-        Ok(body) => body,
-        Err(BodyError::TooLarge) => return Err(too_large()),
-        Err(BodyError::TooSlow) => {
-            return Err(json_error(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                "The form arrived too slowly; send it at once.",
-            ))
-        }
-        Err(BodyError::Malformed(_)) => {
-            return Err(bad_request(
-                "The body is malformed (broken chunked encoding or cut short).",
-            ))
-        }
-    };
-    let fields = super::form::parse(&body).map_err(|m| bad_request(&m))?;
-    let field = |name: &str| {
+        .map_err(|e| match e {
+            BodyError::TooLarge => ApiError::FormTooLarge,
+            BodyError::TooSlow => ApiError::BodyTimeout,
+            BodyError::Malformed => ApiError::MalformedBody,
+        })?;
+    let fields = super::form::parse(&body).map_err(ApiError::MalformedForm)?;
+    let field = |name: &'static str| {
         fields
             .get(name)
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| bad_request(&format!("The field '{name}' is missing.")))
+            .ok_or(ApiError::MissingField(name))
     };
     let filename = field("filename")?;
     if filename.chars().count() > 1024 {
-        return Err(bad_request(
-            "The field 'filename' is longer than 1024 characters.",
-        ));
+        return Err(ApiError::FilenameTooLong);
     }
     let content_type = field("type")?;
     if !is_media_type(content_type) {
-        return Err(bad_request(
-            "The field 'type' must be a media type such as image/png.",
-        ));
+        return Err(ApiError::NotAMediaType);
     }
     let post = match fields.get("method").map(str::trim) {
         None | Some("") => false,
         Some(m) if m.eq_ignore_ascii_case("put") => false,
         Some(m) if m.eq_ignore_ascii_case("post") => true,
-        Some(_) => {
-            return Err(bad_request(
-                "The field 'method' must be put (the default) or post.",
-            ))
-        }
+        Some(_) => return Err(ApiError::UnknownMethod),
     };
     let size: u64 = field("size")?
         .parse()
-        .map_err(|_| bad_request("The field 'size' must be the file's size in bytes."))?;
+        .map_err(|_| ApiError::SizeNotANumber)?;
     let policy = &state.config.policy;
     // The policy's own spelling, which is lower case.
     let Some(content_type) = policy
@@ -150,28 +118,19 @@ async fn create(
         .iter()
         .find(|t| t.eq_ignore_ascii_case(content_type))
     else {
-        return Err(json_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "type_not_allowed",
-            &format!(
-                "{} files are not allowed; allowed: {}.",
-                content_type.to_ascii_lowercase(),
-                policy.allowed_types.join(", ")
-            ),
-        ));
+        return Err(ApiError::TypeNotAllowed {
+            given: content_type.to_ascii_lowercase(),
+            allowed: policy.allowed_types.join(", "),
+        });
     };
     if size > policy.max_bytes {
-        return Err(json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            &format!(
-                "The file is {size} bytes; the limit is {} bytes.",
-                policy.max_bytes
-            ),
-        ));
+        return Err(ApiError::TooLarge {
+            size,
+            limit: policy.max_bytes,
+        });
     }
     if size == 0 {
-        return Err(bad_request("The file is empty."));
+        return Err(ApiError::EmptyFile);
     }
     if post {
         return super::api_post::presign(state, host, content_type, size);
@@ -184,10 +143,8 @@ fn presign(
     host: Option<&str>,
     content_type: &str,
     size: u64,
-) -> Result<Response<Body>, Response<Body>> {
-    let bucket = state
-        .bucket(host)
-        .ok_or_else(|| bad_request("The Host header is missing or not a valid host name."))?;
+) -> Result<Response<Body>, ApiError> {
+    let bucket = state.bucket(host).ok_or(ApiError::NoHost)?;
     let policy = &state.config.policy;
     let now = OffsetDateTime::now_utc();
     let key = state.keys.key(policy, content_type, now);
@@ -203,29 +160,11 @@ fn presign(
     };
     // Temporary credentials: no URL outlives them, and `expiresAt` says so.
     let current = state.signer.current();
-    let lifetime = |requested| {
-        current
-            .lifetime(requested, now)
-            .map_err(|Expiring(at)| credentials_expiring(at))
-    };
-    let upload = bucket
-        .presign(
-            &current.signer,
-            &put,
-            now,
-            lifetime(policy.expires_seconds)?,
-        )
-        .map_err(server_fault)?;
-    let view = bucket
-        .presign(
-            &current.signer,
-            &ObjectRequest::new("GET", &key),
-            now,
-            lifetime(policy.view_expires_seconds)?,
-        )
-        .map_err(server_fault)?;
+    let lifetime = current.lifetime(policy.expires_seconds, now)?;
+    let upload = bucket.presign(&current.signer, &put, now, lifetime)?;
+    let view_url = view_url(state, &bucket, &current, &key, now)?;
 
-    let mut body = String::with_capacity(256 + key.len() + upload.url.len() + view.url.len());
+    let mut body = String::with_capacity(256 + key.len() + upload.url.len() + view_url.len());
     body.push_str("{\"key\":");
     push_json_string(&mut body, &key);
     body.push_str(",\"method\":\"PUT\",\"url\":");
@@ -247,7 +186,7 @@ fn presign(
     body.push_str("},\"expiresAt\":\"");
     push_rfc3339(&mut body, upload.expires_at);
     body.push_str("\",\"viewUrl\":");
-    push_json_string(&mut body, &view.url);
+    push_json_string(&mut body, &view_url);
     body.push('}');
     let mut response = respond(StatusCode::CREATED, "application/json", body);
     response
@@ -256,21 +195,30 @@ fn presign(
     Ok(response)
 }
 
+/// A GET URL of `key`, for the page to show what was stored; it lives
+/// `VIEW_EXPIRES_SECONDS`, or less if the credentials expire sooner.
+pub(super) fn view_url(
+    state: &State,
+    bucket: &Bucket,
+    current: &Current,
+    key: &str,
+    now: OffsetDateTime,
+) -> Result<String, ApiError> {
+    let lifetime = current.lifetime(state.config.policy.view_expires_seconds, now)?;
+    let view = bucket.presign(
+        &current.signer,
+        &ObjectRequest::new("GET", key),
+        now,
+        lifetime,
+    )?;
+    Ok(view.url)
+}
+
 /// `2026-11-29T05:10:00Z`.
 pub(super) fn rfc3339(t: OffsetDateTime) -> String {
     let mut out = String::with_capacity(20);
     push_rfc3339(&mut out, t);
     out
-}
-
-/// The configuration and the request are checked before signing: a
-/// refusal is a bug, not the client's fault, and is said as it is.
-pub(super) fn server_fault(e: PresignError) -> Response<Body> {
-    json_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "server_error",
-        &format!("The server cannot sign this upload: {e}."),
-    )
 }
 
 pub(super) fn push_rfc3339(out: &mut String, t: OffsetDateTime) {
@@ -295,7 +243,7 @@ fn check_origin(
     state: &State,
     headers: &hyper::HeaderMap,
     host: Option<&str>,
-) -> Result<(), Response<Body>> {
+) -> Result<(), ApiError> {
     let Some(origin) = headers.get("origin") else {
         return Ok(());
     };
@@ -306,41 +254,7 @@ fn check_origin(
     if same_host || listed {
         return Ok(());
     }
-    Err(json_error(
-        StatusCode::FORBIDDEN,
-        "origin_not_allowed",
-        "Uploads may only be requested from this server's own page or an origin in ALLOWED_ORIGINS.",
-    ))
-}
-
-/// 503: the credentials are about to expire and could not be refreshed.
-pub(super) fn credentials_expiring(at: OffsetDateTime) -> Response<Body> {
-    let mut response = json_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "credentials_expiring",
-        &format!(
-            "The server's AWS credentials expire at {} and could not be refreshed yet; \
-             no URL signed now would work. Try again in a minute.",
-            rfc3339(at)
-        ),
-    );
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from_static("30"));
-    response
-}
-
-fn bad_request(message: &str) -> Response<Body> {
-    json_error(StatusCode::BAD_REQUEST, "bad_request", message)
-}
-
-fn rate_limited(wait: std::time::Duration, message: &str) -> Response<Body> {
-    let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-    response
+    Err(ApiError::OriginNotAllowed)
 }
 
 /// `Authorization: Bearer <token>` (the scheme in any case) must carry
@@ -351,13 +265,10 @@ fn check_token(
     headers: &hyper::HeaderMap,
     token: &str,
     client: IpAddr,
-) -> Result<(), Response<Body>> {
+) -> Result<(), ApiError> {
     let now = Instant::now();
     if let Err(wait) = state.failed_tokens.peek(client, now) {
-        return Err(rate_limited(
-            wait,
-            "Too many wrong API tokens from your address; wait a moment and try again.",
-        ));
+        return Err(ApiError::TooManyWrongTokens(wait));
     }
     let given = headers
         .get(AUTHORIZATION)
@@ -369,15 +280,7 @@ fn check_token(
         return Ok(());
     }
     let _ = state.failed_tokens.check(client, now);
-    let mut response = json_error(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "This server needs an API token: send Authorization: Bearer <token>.",
-    );
-    response
-        .headers_mut()
-        .insert("www-authenticate", HeaderValue::from_static("Bearer"));
-    Err(response)
+    Err(ApiError::Unauthorized)
 }
 
 /// Compares the SHA-256 of both in constant time: neither the position of

@@ -5,13 +5,12 @@
 //! The form allows what the PUT allows: this key, this type, exactly the
 //! declared size (`content-length-range` from `size` to `size`), and asks
 //! for S3's `201` XML answer.
-#![allow(clippy::result_large_err)]
 
-use super::api::{credentials_expiring, push_rfc3339, server_fault};
-use super::credentials::refresh::Expiring;
-use super::http::{json_error, push_json_string, respond, Body};
+use super::api::{push_rfc3339, view_url};
+use super::api_error::ApiError;
+use super::http::{push_json_string, respond, Body};
 use super::state::State;
-use crate::s3::{ObjectRequest, PostRequest};
+use crate::s3::PostRequest;
 use crate::sigv4::Condition;
 use hyper::header::{HeaderValue, CACHE_CONTROL};
 use hyper::{Response, StatusCode};
@@ -25,14 +24,8 @@ pub fn presign(
     host: Option<&str>,
     content_type: &str,
     size: u64,
-) -> Result<Response<Body>, Response<Body>> {
-    let bucket = state.bucket(host).ok_or_else(|| {
-        json_error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "The Host header is missing or not a valid host name.",
-        )
-    })?;
+) -> Result<Response<Body>, ApiError> {
+    let bucket = state.bucket(host).ok_or(ApiError::NoHost)?;
     let policy = &state.config.policy;
     let now = OffsetDateTime::now_utc();
     let key = state.keys.key(policy, content_type, now);
@@ -52,28 +45,10 @@ pub fn presign(
     };
     // Temporary credentials: no form outlives them, and `expiresAt` says so.
     let current = state.signer.current();
-    let lifetime = |requested| {
-        current
-            .lifetime(requested, now)
-            .map_err(|Expiring(at)| credentials_expiring(at))
-    };
-    let form = bucket
-        .presign_post(
-            &current.signer,
-            &request,
-            now,
-            lifetime(policy.expires_seconds)?,
-        )
-        .map_err(server_fault)?;
-    let view = bucket
-        .presign(
-            &current.signer,
-            &ObjectRequest::new("GET", &key),
-            now,
-            lifetime(policy.view_expires_seconds)?,
-        )
-        .map_err(server_fault)?;
-    let mut body = String::with_capacity(1024 + view.url.len());
+    let lifetime = current.lifetime(policy.expires_seconds, now)?;
+    let form = bucket.presign_post(&current.signer, &request, now, lifetime)?;
+    let view_url = view_url(state, &bucket, &current, &key, now)?;
+    let mut body = String::with_capacity(1024 + view_url.len());
     body.push_str("{\"key\":");
     push_json_string(&mut body, &key);
     body.push_str(",\"method\":\"POST\",\"url\":");
@@ -90,7 +65,7 @@ pub fn presign(
     body.push_str("},\"expiresAt\":\"");
     push_rfc3339(&mut body, form.expires_at);
     body.push_str("\",\"viewUrl\":");
-    push_json_string(&mut body, &view.url);
+    push_json_string(&mut body, &view_url);
     body.push('}');
     let mut response = respond(StatusCode::CREATED, "application/json", body);
     response

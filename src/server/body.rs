@@ -19,7 +19,7 @@ pub enum BodyError {
     TooLarge,
     /// The connection broke or the framing (chunked encoding, length) is
     /// malformed.
-    Malformed(hyper::Error),
+    Malformed,
 }
 
 /// The pace a body is held to.
@@ -60,7 +60,7 @@ impl Pace {
         match tokio::time::timeout_at(self.deadline(), body.frame()).await {
             Err(_) => Err(BodyError::TooSlow),
             Ok(None) => Ok(None),
-            Ok(Some(Err(e))) => Err(BodyError::Malformed(e)),
+            Ok(Some(Err(_))) => Err(BodyError::Malformed),
             Ok(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     self.received += data.len() as u64;

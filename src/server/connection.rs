@@ -1,6 +1,7 @@
 //! What one client may hold: a cap on connections per address, and a
 //! write timeout that drops a connection whose client stopped reading.
 
+use super::api_error::ApiError;
 use super::rate_limit::client_key;
 use std::collections::HashMap;
 use std::future::Future;
@@ -73,9 +74,16 @@ impl Drop for AddressSlot {
 
 /// The answer to a connection over its address's cap, written without
 /// reading the request: the client learns why instead of seeing a reset.
-pub const OVER_CAP_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 100\r\n\r\n\
-{\"error\":\"too_many_connections\",\"message\":\"Your address has too many open connections; close some.\"}";
+/// Made once, before the accept loop.
+pub fn over_cap_response() -> Vec<u8> {
+    let (status, body) = ApiError::TooManyConnections.status_and_body();
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
 
 /// A stream whose writes fail with `TimedOut` once they have made no
 /// progress for `timeout`: a client that stops reading its response is
@@ -209,7 +217,8 @@ mod tests {
 
     #[test]
     fn the_over_cap_answer_has_its_exact_length() {
-        let text = std::str::from_utf8(OVER_CAP_RESPONSE).unwrap();
+        let response = over_cap_response();
+        let text = std::str::from_utf8(&response).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.contains(&format!("content-length: {}", body.len())));
     }

@@ -5,7 +5,8 @@
 //! paths says it depends on `Origin` so no cache serves one origin's
 //! answer to another.
 
-use super::http::{empty, json_error, Body};
+use super::api_error::ApiError;
+use super::http::{empty, Body};
 use super::state::State;
 use hyper::header::{
     HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
@@ -94,11 +95,7 @@ pub fn preflight(
             *response.status_mut() = StatusCode::NO_CONTENT;
             response
         }
-        _ => json_error(
-            StatusCode::FORBIDDEN,
-            "origin_not_allowed",
-            "This origin is not in ALLOWED_ORIGINS, or the method is not one this path takes.",
-        ),
+        _ => ApiError::PreflightRefused.into_response(),
     };
     decorate(&mut response, origin, rules);
     response

@@ -3,10 +3,10 @@
 //! cannot change the `Host` it sends, so a server on loopback answers
 //! only loopback names, `PUBLIC_URL`'s host and `ALLOWED_HOSTS`.
 
+use super::api_error::ApiError;
 use super::config::Config;
-use super::http::{json_error, Body};
 use hyper::header::HOST;
-use hyper::{HeaderMap, Response, StatusCode};
+use hyper::HeaderMap;
 use std::net::IpAddr;
 
 /// The `Host` names a server answers.
@@ -33,8 +33,7 @@ impl AllowedHosts {
 
     /// `Ok` if the request's `Host` may be answered; a request without one
     /// is not a browser's.
-    #[allow(clippy::result_large_err)]
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), Response<Body>> {
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(names) = &self.names else {
             return Ok(());
         };
@@ -48,11 +47,7 @@ impl AllowedHosts {
         if is_loopback_name(&name) || names.contains(&name) {
             return Ok(());
         }
-        Err(json_error(
-            StatusCode::MISDIRECTED_REQUEST,
-            "host_not_allowed",
-            "This server answers loopback names only; add this host name to ALLOWED_HOSTS or PUBLIC_URL.",
-        ))
+        Err(ApiError::HostNotAllowed)
     }
 }
 

@@ -43,21 +43,21 @@ pub fn respond(
 
 /// `{"error": code, "message": message}` with `status`.
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let body = format!(
+    respond(status, "application/json", json_error_body(code, message))
+}
+
+/// `{"error": code, "message": message}`.
+pub fn json_error_body(code: &str, message: &str) -> String {
+    format!(
         "{{\"error\":{},\"message\":{}}}",
         json_string(code),
         json_string(message)
-    );
-    respond(status, "application/json", body)
+    )
 }
 
-/// An S3-style XML error, as S3-compatible clients expect.
-pub fn xml_error(status: StatusCode, code: &str, message: &str, resource: &str) -> Response<Body> {
-    xml_error_with(status, code, message, resource, &[])
-}
-
-/// [`xml_error`] with more elements, such as S3's `<CanonicalRequest>`.
-pub fn xml_error_with(
+/// An S3-style XML error, as S3-compatible clients expect, with `extra`
+/// elements such as S3's `<CanonicalRequest>`.
+pub fn xml_error(
     status: StatusCode,
     code: &str,
     message: &str,

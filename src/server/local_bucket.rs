@@ -9,14 +9,15 @@
 
 use super::body::{BodyError, Pace};
 use super::config::UploadPolicy;
-use super::http::{empty, xml_error, xml_error_with, Body, FileBody};
+use super::http::{empty, Body, FileBody};
 use super::keys::{is_storable, TMP_DIR};
+use super::s3_error::S3Error;
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
-use crate::sigv4::{verify_presigned, Received, VerifyErrorKind, VerifyOptions, UNSIGNED_PAYLOAD};
+use crate::sigv4::{verify_presigned, Received, VerifyOptions, UNSIGNED_PAYLOAD};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
@@ -24,76 +25,41 @@ use tokio::io::AsyncWriteExt;
 /// Answers one request under `/s3/`.
 pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Response<Body> {
     let resource = request.uri().path().to_owned();
-    let fail =
-        |status: StatusCode, code: &str, message: &str| xml_error(status, code, message, &resource);
     let bucket_url = resource.strip_prefix(LOCAL_PREFIX) == Some(&format!("/{LOCAL_BUCKET}"))
         || resource.strip_prefix(LOCAL_PREFIX) == Some(&format!("/{LOCAL_BUCKET}/"));
-    if request.method() == Method::POST && bucket_url {
-        return super::post_upload::handle(request, state, dir).await;
-    }
+    let answer = if request.method() == Method::POST && bucket_url {
+        super::post_upload::upload(request, state, dir).await
+    } else {
+        object(request, state, dir, &resource).await
+    };
+    answer.unwrap_or_else(|e| e.into_response(&resource))
+}
+
+/// A presigned request for one object.
+async fn object(
+    request: Request<Incoming>,
+    state: &State,
+    dir: &Path,
+    resource: &str,
+) -> Result<Response<Body>, S3Error> {
     if !matches!(*request.method(), Method::PUT | Method::GET | Method::HEAD) {
-        let mut response = fail(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "The local bucket accepts presigned PUT, GET and HEAD requests, and POST uploads to the bucket's URL.",
-        );
-        response
-            .headers_mut()
-            .insert("allow", HeaderValue::from_static("PUT, GET, HEAD"));
-        return response;
+        return Err(S3Error::MethodNotAllowed);
     }
-    if let Err(e) = verify(&request, state) {
-        let status = match e.kind() {
-            VerifyErrorKind::MalformedQuery => StatusCode::BAD_REQUEST,
-            _ => StatusCode::FORBIDDEN,
-        };
-        // Like S3: what we computed, for the client to compare with its own
-        // (`presign explain` prints the same two strings).
-        let trace: Vec<(&str, &str)> = e
-            .trace()
-            .map(|t| {
-                vec![
-                    ("StringToSign", t.string_to_sign.as_str()),
-                    ("CanonicalRequest", t.canonical_request.as_str()),
-                ]
-            })
-            .unwrap_or_default();
-        return xml_error_with(status, e.s3_code(), e.message(), &resource, &trace);
-    }
+    verify(&request, state).map_err(S3Error::Verify)?;
     let raw_key = resource
         .strip_prefix(LOCAL_PREFIX)
         .and_then(|p| p.strip_prefix('/'))
         .and_then(|p| p.strip_prefix(LOCAL_BUCKET))
-        .and_then(|p| p.strip_prefix('/'));
-    let Some(raw_key) = raw_key else {
-        return fail(
-            StatusCode::NOT_FOUND,
-            "NoSuchBucket",
-            "The only bucket here is 'local'.",
-        );
-    };
-    let key = match percent_encoding::percent_decode_str(raw_key).decode_utf8() {
-        Ok(key) => key.into_owned(),
-        Err(_) => {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                "InvalidArgument",
-                "The key is not valid UTF-8.",
-            )
-        }
-    };
-    let Some(path) = object_path(dir, &key) else {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "InvalidArgument",
-            "The local bucket refuses this key: empty, '.' or '..' segments, backslashes, control \
-             characters, a leading '/', a segment over 255 bytes or more than 1024 bytes.",
-        );
-    };
+        .and_then(|p| p.strip_prefix('/'))
+        .ok_or(S3Error::NoSuchBucket)?;
+    let key = percent_encoding::percent_decode_str(raw_key)
+        .decode_utf8()
+        .map_err(|_| S3Error::KeyNotUtf8)?;
+    let path = object_path(dir, &key).ok_or(S3Error::KeyRefused)?;
     if request.method() == Method::PUT {
-        put(request, state, dir, &path, &resource).await
+        put(request, state, dir, &path).await
     } else {
-        get(request.method() == Method::HEAD, &path, &key, &resource).await
+        get(request.method() == Method::HEAD, &path, &key).await
     }
 }
 
@@ -132,24 +98,17 @@ async fn put(
     state: &State,
     dir: &Path,
     path: &Path,
-    resource: &str,
-) -> Response<Body> {
-    let fail =
-        |status: StatusCode, code: &str, message: &str| xml_error(status, code, message, resource);
+) -> Result<Response<Body>, S3Error> {
     let exclusive = request
         .headers()
         .get(IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == b"*");
     // Checked before the body is read, and again when the file is placed.
     if is_key_conflict(dir, path) {
-        return conflict(&fail);
+        return Err(S3Error::KeyConflict);
     }
     if exclusive && tokio::fs::try_exists(path).await.unwrap_or(false) {
-        return fail(
-            StatusCode::PRECONDITION_FAILED,
-            "PreconditionFailed",
-            "At least one of the pre-conditions you specified did not hold (an object with this key exists).",
-        );
+        return Err(S3Error::PreconditionFailed);
     }
     let max = state.config.policy.max_bytes;
     let declared = request
@@ -157,74 +116,65 @@ async fn put(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || {
-        fail(
-            StatusCode::BAD_REQUEST,
-            "EntityTooLarge",
-            "Your proposed upload exceeds the maximum allowed object size.",
-        )
-    };
     if declared.is_some_and(|len| len > max) {
-        return too_large();
+        return Err(S3Error::EntityTooLarge);
     }
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
-    let stored = async {
-        tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
-        let mut file = tokio::fs::File::create(&tmp.path).await?;
-        let mut body = request.into_body();
-        let mut pace = Pace::new(&state.config.limits);
-        let mut hash = Sha256::new();
-        let mut written: u64 = 0;
-        loop {
-            let frame = match pace.next(&mut body).await {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(BodyError::Malformed(e)) => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::ConnectionAborted,
-                        e,
-                    ))
-                }
-                Err(BodyError::TooSlow | BodyError::TooLarge) => {
-                    return Err(std::io::ErrorKind::TimedOut.into())
-                }
-            };
-            if let Ok(data) = frame.into_data() {
-                written += data.len() as u64;
-                if written > max {
-                    return Ok(None);
-                }
-                hash.update(&data);
-                file.write_all(&data).await?;
+    tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
+    let mut file = tokio::fs::File::create(&tmp.path).await?;
+    let mut body = request.into_body();
+    let mut pace = Pace::new(&state.config.limits);
+    let mut hash = Sha256::new();
+    let mut written: u64 = 0;
+    loop {
+        let frame = match pace.next(&mut body).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(BodyError::Malformed) => return Err(S3Error::IncompleteBody),
+            Err(BodyError::TooSlow | BodyError::TooLarge) => return Err(S3Error::RequestTimeout),
+        };
+        if let Ok(data) = frame.into_data() {
+            written += data.len() as u64;
+            if written > max {
+                return Err(S3Error::EntityTooLarge);
             }
+            hash.update(&data);
+            file.write_all(&data).await?;
         }
-        file.sync_all().await?;
-        Ok::<_, std::io::Error>(Some(hex::encode(&hash.finalize()[..16])))
     }
-    .await;
-    let etag = match stored {
-        Ok(Some(etag)) => etag,
-        Ok(None) => return too_large(),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => return fail(
-            StatusCode::BAD_REQUEST,
-            "IncompleteBody",
-            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return fail(
-            StatusCode::BAD_REQUEST,
-            "RequestTimeout",
-            "Your socket connection to the server was not read from or written to within the timeout period.",
-        ),
-        Err(e) => return internal(&fail, &e),
+    file.sync_all().await?;
+    let etag = hex::encode(&hash.finalize()[..16]);
+    place(dir, &tmp, path, exclusive).await?;
+    let mut response = Response::new(empty());
+    let headers = response.headers_mut();
+    headers.insert(
+        ETAG,
+        HeaderValue::from_str(&format!("\"{etag}\"")).unwrap_or(HeaderValue::from_static("\"\"")),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
+    Ok(response)
+}
+
+/// Moves the complete `tmp` to `path`; with `exclusive`, only if no
+/// object has its key.
+pub(super) async fn place(
+    dir: &Path,
+    tmp: &TempFile,
+    path: &Path,
+    exclusive: bool,
+) -> Result<(), S3Error> {
+    // Another upload may have made `a` or `a/b` meanwhile.
+    let storage_or_conflict = |e| {
+        if is_key_conflict(dir, path) {
+            S3Error::KeyConflict
+        } else {
+            S3Error::Internal(e)
+        }
     };
     if let Some(parent) = path.parent() {
-        if let Err(e) = tokio::fs::create_dir_all(parent).await {
-            return if is_key_conflict(dir, path) {
-                conflict(&fail)
-            } else {
-                internal(&fail, &e)
-            };
-        }
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(storage_or_conflict)?;
     }
     // Linking fails if the key exists: the If-None-Match check and the
     // write are one atomic step, so two racing uploads cannot both win.
@@ -234,21 +184,10 @@ async fn put(
         tokio::fs::rename(&tmp.path, path).await
     };
     match placed {
-        Ok(()) => {
-            let mut response = Response::new(empty());
-            response
-                .headers_mut()
-                .insert(ETAG, HeaderValue::from_str(&format!("\"{etag}\"")).unwrap_or(HeaderValue::from_static("\"\"")));
-            response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
-            response
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !is_key_conflict(dir, path) => {
+            Err(S3Error::PreconditionFailed)
         }
-        Err(_) if is_key_conflict(dir, path) => conflict(&fail),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => fail(
-            StatusCode::PRECONDITION_FAILED,
-            "PreconditionFailed",
-            "At least one of the pre-conditions you specified did not hold (an object with this key exists).",
-        ),
-        Err(e) => internal(&fail, &e),
+        placed => placed.map_err(storage_or_conflict),
     }
 }
 
@@ -262,16 +201,6 @@ pub(super) fn is_key_conflict(dir: &Path, path: &Path) -> bool {
             .skip(1)
             .take_while(|ancestor| *ancestor != dir)
             .any(Path::is_file)
-}
-
-/// Objects are files: `a` and `a/b` cannot both exist, unlike in S3.
-pub(super) fn conflict(fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>) -> Response<Body> {
-    fail(
-        StatusCode::CONFLICT,
-        "KeyConflict",
-        "The local bucket keeps objects as files: a key cannot both be an object and a prefix of \
-         other keys ('a' and 'a/b').",
-    )
 }
 
 /// Makes `dir` ready before the server listens: created if missing,
@@ -297,9 +226,7 @@ pub fn prepare(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe).map_err(|e| fail("cannot delete in it", e))
 }
 
-async fn get(head: bool, path: &Path, key: &str, resource: &str) -> Response<Body> {
-    let fail =
-        |status: StatusCode, code: &str, message: &str| xml_error(status, code, message, resource);
+async fn get(head: bool, path: &Path, key: &str) -> Result<Response<Body>, S3Error> {
     let opened = async {
         let file = tokio::fs::File::open(path).await?;
         let meta = file.metadata().await?;
@@ -308,26 +235,16 @@ async fn get(head: bool, path: &Path, key: &str, resource: &str) -> Response<Bod
     .await;
     let (file, meta) = match opened {
         Ok((file, meta)) if meta.is_file() => (file, meta),
-        Ok(_) => {
-            return fail(
-                StatusCode::NOT_FOUND,
-                "NoSuchKey",
-                "The specified key does not exist.",
-            )
-        }
+        Ok(_) => return Err(S3Error::NoSuchKey),
         Err(e)
             if matches!(
                 e.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
             ) =>
         {
-            return fail(
-                StatusCode::NOT_FOUND,
-                "NoSuchKey",
-                "The specified key does not exist.",
-            )
+            return Err(S3Error::NoSuchKey)
         }
-        Err(e) => return internal(&fail, &e),
+        Err(e) => return Err(S3Error::Internal(e)),
     };
     let len = meta.len();
     let body = if head {
@@ -354,19 +271,7 @@ async fn get(head: bool, path: &Path, key: &str, resource: &str) -> Response<Bod
         "cache-control",
         HeaderValue::from_static("private, max-age=300"),
     );
-    response
-}
-
-pub(super) fn internal(
-    fail: &dyn Fn(StatusCode, &str, &str) -> Response<Body>,
-    error: &std::io::Error,
-) -> Response<Body> {
-    eprintln!("presign: local bucket storage error: {error}");
-    fail(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalError",
-        "The local bucket could not store or read the object; see the server log.",
-    )
+    Ok(response)
 }
 
 /// A temporary file that is deleted when dropped, so every way out of a

@@ -10,12 +10,13 @@
 //! so no error leaves anything behind.
 
 use super::body::{BodyError, Pace};
-use super::http::{empty, respond, xml_error, xml_escape, Body};
+use super::http::{empty, respond, xml_escape, Body};
 use super::keys::TMP_DIR;
-use super::local_bucket::{conflict, internal, is_key_conflict, object_path, TempFile};
+use super::local_bucket::{is_key_conflict, object_path, place, TempFile};
+use super::s3_error::S3Error;
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::s3::{FormError, FormEvent, FormReader};
-use crate::sigv4::{encode, verify_post, PostError, PostForm, VerifiedPost};
+use crate::sigv4::{encode, verify_post, PostForm, VerifiedPost};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LOCATION};
 use hyper::{Request, Response, StatusCode};
@@ -24,26 +25,18 @@ use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
 /// Answers `POST /s3/local` (or `/s3/local/`).
-pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Response<Body> {
-    let resource = request.uri().path().to_owned();
-    match upload(request, state, dir).await {
-        Ok(response) => response,
-        Err(refusal) => refusal.respond(&resource),
-    }
-}
-
-async fn upload(
+pub async fn upload(
     request: Request<Incoming>,
     state: &State,
     dir: &Path,
-) -> Result<Response<Body>, Refusal> {
+) -> Result<Response<Body>, S3Error> {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let mut form = FormBody {
-        reader: FormReader::new(content_type).map_err(Refusal::Form)?,
+        reader: FormReader::new(content_type).map_err(S3Error::Form)?,
         body: request.into_body(),
         pace: Pace::new(&state.config.limits),
         events: Vec::new(),
@@ -64,33 +57,18 @@ async fn upload(
         verify_post(&form, now, |id| {
             (id == current.signer.credentials().access_key_id()).then_some(&current.signer)
         })
-        .map_err(Refusal::Policy)?
+        .map_err(S3Error::Policy)?
     };
-    let path = object_path(dir, &verified.key).ok_or(Refusal::Key)?;
+    let path = object_path(dir, &verified.key).ok_or(S3Error::KeyRefused)?;
     if is_key_conflict(dir, &path) {
-        return Err(Refusal::Conflict);
+        return Err(S3Error::KeyConflict);
     }
     // Created only now: a refused form never touches the disk.
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
     let etag = form
         .store_file(&tmp.path, &verified, state.config.policy.max_bytes)
         .await?;
-    // Another upload may have made `a` or `a/b` meanwhile.
-    let storage_or_conflict = |e| {
-        if is_key_conflict(dir, &path) {
-            Refusal::Conflict
-        } else {
-            Refusal::Storage(e)
-        }
-    };
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(storage_or_conflict)?;
-    }
-    tokio::fs::rename(&tmp.path, &path)
-        .await
-        .map_err(storage_or_conflict)?;
+    place(dir, &tmp, &path, false).await?;
     Ok(success(&fields, &verified, &etag))
 }
 
@@ -106,31 +84,31 @@ struct FormBody {
 
 impl FormBody {
     /// Reads the next frame into `events`; `false` at the end of the body.
-    async fn read_more(&mut self) -> Result<bool, Refusal> {
+    async fn read_more(&mut self) -> Result<bool, S3Error> {
         let frame = match self.pace.next(&mut self.body).await {
             Ok(Some(frame)) => frame,
             Ok(None) => return Ok(false),
-            Err(BodyError::TooSlow) => return Err(Refusal::TooSlow),
-            Err(_) => return Err(Refusal::Incomplete),
+            Err(BodyError::TooSlow) => return Err(S3Error::RequestTimeout),
+            Err(_) => return Err(S3Error::IncompleteForm),
         };
         if let Ok(data) = frame.into_data() {
             self.reader
                 .push(&data, &mut self.events)
-                .map_err(Refusal::Form)?;
+                .map_err(S3Error::Form)?;
         }
         Ok(true)
     }
 
     /// The body ended early: why, as the reader sees it.
-    fn ended(&self) -> Refusal {
-        Refusal::Form(self.reader.finish().err().unwrap_or(FormError::Malformed(
+    fn ended(&self) -> S3Error {
+        S3Error::Form(self.reader.finish().err().unwrap_or(FormError::Malformed(
             "the body ends before its closing boundary",
         )))
     }
 
     /// The fields before the file, and the file's name. What follows the
     /// file part's start stays in `events`.
-    async fn fields(&mut self) -> Result<(Vec<(String, String)>, Option<String>), Refusal> {
+    async fn fields(&mut self) -> Result<(Vec<(String, String)>, Option<String>), S3Error> {
         let mut fields = Vec::new();
         loop {
             let mut events = std::mem::take(&mut self.events).into_iter();
@@ -159,14 +137,14 @@ impl FormBody {
         path: &Path,
         verified: &VerifiedPost,
         max: u64,
-    ) -> Result<String, Refusal> {
+    ) -> Result<String, S3Error> {
         let parent = path.parent().unwrap_or(path);
         tokio::fs::create_dir_all(parent)
             .await
-            .map_err(Refusal::Storage)?;
+            .map_err(S3Error::Internal)?;
         let mut file = tokio::fs::File::create(path)
             .await
-            .map_err(Refusal::Storage)?;
+            .map_err(S3Error::Internal)?;
         let mut hash = Sha256::new();
         let mut written: u64 = 0;
         loop {
@@ -175,19 +153,19 @@ impl FormBody {
                     FormEvent::Data(data) => {
                         written += data.len() as u64;
                         if written > max {
-                            return Err(Refusal::TooLarge);
+                            return Err(S3Error::EntityTooLarge);
                         }
                         verified
                             .check_length(written, false)
-                            .map_err(Refusal::Policy)?;
+                            .map_err(S3Error::Policy)?;
                         hash.update(&data);
-                        file.write_all(&data).await.map_err(Refusal::Storage)?;
+                        file.write_all(&data).await.map_err(S3Error::Internal)?;
                     }
                     FormEvent::End => {
                         verified
                             .check_length(written, true)
-                            .map_err(Refusal::Policy)?;
-                        file.sync_all().await.map_err(Refusal::Storage)?;
+                            .map_err(S3Error::Policy)?;
+                        file.sync_all().await.map_err(S3Error::Internal)?;
                         return Ok(hex::encode(&hash.finalize()[..16]));
                     }
                     FormEvent::Field { .. } | FormEvent::File { .. } => {}
@@ -196,77 +174,6 @@ impl FormBody {
             if !self.read_more().await? {
                 return Err(self.ended());
             }
-        }
-    }
-}
-
-/// Why an upload was refused, each with S3's answer.
-enum Refusal {
-    /// Not a well-formed form.
-    Form(FormError),
-    /// The policy refuses it (or its size).
-    Policy(PostError),
-    /// Above the server's own limit, `UPLOAD_MAX_BYTES`.
-    TooLarge,
-    /// The key cannot be a file here.
-    Key,
-    /// An object is in the place of one of the key's folders, or the
-    /// other way round.
-    Conflict,
-    /// The connection broke off.
-    Incomplete,
-    /// The body paused too long or arrived too slowly (`BODY_READ_TIMEOUT_SECONDS`,
-    /// `BODY_MIN_BYTES_PER_SECOND`).
-    TooSlow,
-    /// The disk failed us.
-    Storage(std::io::Error),
-}
-
-impl Refusal {
-    fn respond(self, resource: &str) -> Response<Body> {
-        let fail = |status: StatusCode, code: &str, message: &str| {
-            xml_error(status, code, message, resource)
-        };
-        match self {
-            Refusal::Form(e) => {
-                let code = match e {
-                    FormError::FieldsTooLarge => "MaxPostPreDataLengthExceededError",
-                    FormError::Malformed(_) | FormError::NotMultipart => "MalformedPOSTRequest",
-                };
-                fail(
-                    StatusCode::BAD_REQUEST,
-                    code,
-                    &format!("{}.", capitalised(&e.to_string())),
-                )
-            }
-            Refusal::Policy(e) => fail(
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
-                e.s3_code(),
-                e.message(),
-            ),
-            Refusal::TooLarge => fail(
-                StatusCode::BAD_REQUEST,
-                "EntityTooLarge",
-                "Your proposed upload exceeds the maximum allowed object size.",
-            ),
-            Refusal::Key => fail(
-                StatusCode::BAD_REQUEST,
-                "InvalidArgument",
-                "The local bucket refuses this key: empty, '.' or '..' segments, backslashes, \
-                 control characters, a leading '/', more than 1024 bytes or a segment over 255 bytes.",
-            ),
-            Refusal::Conflict => conflict(&fail),
-            Refusal::Incomplete => fail(
-                StatusCode::BAD_REQUEST,
-                "IncompleteBody",
-                "The connection closed before the upload was complete.",
-            ),
-            Refusal::TooSlow => fail(
-                StatusCode::BAD_REQUEST,
-                "RequestTimeout",
-                "Your socket connection to the server was not read from or written to within the timeout period.",
-            ),
-            Refusal::Storage(e) => internal(&fail, &e),
         }
     }
 }
@@ -338,12 +245,4 @@ fn status_only(status: StatusCode) -> Response<Body> {
             .insert(CONTENT_LENGTH, HeaderValue::from(0));
     }
     response
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

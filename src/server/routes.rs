@@ -2,11 +2,12 @@
 //! response carries and the access log.
 
 use super::access_log::Entry;
-use super::http::{json_error, respond, Body};
+use super::api_error::ApiError;
+use super::http::{respond, Body};
 use super::state::{State, LOCAL_PREFIX};
 use super::{api, cors, local_bucket};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -26,7 +27,7 @@ pub async fn handle(
         .map(|rules| (cors::listed_origin(state, request.headers()), rules));
     let mut response = match state.hosts.check(request.headers()) {
         Ok(()) => route(request, state, client).await,
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     };
     if let Some((origin, rules)) = cross_origin {
         cors::decorate(&mut response, origin, rules);
@@ -83,11 +84,7 @@ async fn route(request: Request<Incoming>, state: &State, client: SocketAddr) ->
         _ => match state.assets.get(path, request.headers()) {
             Some(_) if !read_only => not_allowed("GET, HEAD"),
             Some(asset) => asset,
-            None => json_error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "There is nothing at this path.",
-            ),
+            None => ApiError::NotFound.into_response(),
         },
     }
 }
@@ -112,13 +109,5 @@ fn cors_rules(path: &str, state: &State) -> Option<cors::Rules> {
 }
 
 fn not_allowed(allow: &'static str) -> Response<Body> {
-    let mut response = json_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        &format!("This path accepts {allow} only."),
-    );
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(allow));
-    response
+    ApiError::MethodNotAllowed(allow).into_response()
 }

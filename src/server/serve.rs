@@ -1,8 +1,10 @@
-//! The accept loop: a connection cap (overall and per address), hyper per
-//! connection, and graceful shutdown.
+//! Starting and serving: [`Server::start`] gets the credentials and the
+//! local bucket ready; the accept loop adds a connection cap (overall and
+//! per address), hyper per connection, and graceful shutdown.
 
+use super::api::rfc3339;
 use super::config::Config;
-use super::connection::{PerAddressCap, WriteTimeout, MAX_BUFFER_BYTES, OVER_CAP_RESPONSE};
+use super::connection::{over_cap_response, PerAddressCap, WriteTimeout, MAX_BUFFER_BYTES};
 use super::state::State;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -25,11 +27,68 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    serve(listener, State::start(config).await?, shutdown).await
+    Server::start(config).await?.serve(listener, shutdown).await
 }
 
-/// [`run`] with its state already started.
-pub(super) async fn serve(
+/// A server ready to serve: its credentials fetched and its local bucket's
+/// directory prepared. [`run`] in two steps, for a program that wants to
+/// stop before listening when the start fails, or to tell what it started.
+#[derive(Debug)]
+pub struct Server {
+    state: State,
+}
+
+impl Server {
+    /// Fetches the credentials (and starts refreshing them) and prepares
+    /// the local bucket. A credential provider that fails, or credentials
+    /// too close to expiry, stop the start with a one-line reason.
+    pub async fn start(config: Config) -> std::io::Result<Server> {
+        Ok(Server {
+            state: State::start(config).await?,
+        })
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// What its operator should know, one line each: the configuration's
+    /// summary, when temporary credentials expire, and every warning.
+    pub fn notices(&self) -> Vec<String> {
+        let config = self.config();
+        let mut lines = vec![config.summary()];
+        if let Some(expires) = self.state.signer.current().expires {
+            lines.push(format!(
+                "credentials: valid until {}; refreshed in the background before then",
+                rfc3339(expires)
+            ));
+        }
+        lines.extend(config.warnings.iter().map(|w| format!("warning: {w}")));
+        let active = config.policy.active_types();
+        if !active.is_empty() {
+            lines.push(format!(
+                "warning: UPLOAD_ALLOWED_TYPES allows {}, which browsers can run as code: serve such uploads \
+                 from a separate domain with Content-Disposition: attachment",
+                active.join(", ")
+            ));
+        }
+        lines
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then stops
+    /// accepting and gives in-flight requests `SHUTDOWN_GRACE_SECONDS` to
+    /// finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        serve(listener, self.state, shutdown).await
+    }
+}
+
+async fn serve(
     listener: TcpListener,
     state: State,
     shutdown: impl Future<Output = ()>,
@@ -43,6 +102,7 @@ pub(super) async fn serve(
     // kernel's backlog instead of exhausting memory or file descriptors.
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let state = Arc::new(state);
+    let over_cap = over_cap_response();
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
@@ -63,7 +123,7 @@ pub(super) async fn serve(
         };
         let Some(slot) = per_address.try_acquire(client.ip()) else {
             // Best effort: a client too busy to take 200 bytes gets a reset.
-            let _ = stream.try_write(OVER_CAP_RESPONSE);
+            let _ = stream.try_write(&over_cap);
             continue;
         };
         let _ = stream.set_nodelay(true);

@@ -8,6 +8,9 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+#[path = "url.rs"]
+pub mod url;
+
 /// How long any single connect, read or write may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Refuse to buffer more than this from one response.
@@ -53,17 +56,6 @@ pub fn xml_element(body: &[u8], name: &str) -> Option<String> {
     Some(text[start..end].to_owned())
 }
 
-/// `(authority, request target)` of an absolute `http://` URL.
-pub fn split_url(url: &str) -> (&str, &str) {
-    let rest = url
-        .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("only http:// URLs are supported here: {url}"));
-    match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    }
-}
-
 /// Sends `method url` to the server at `connect` (`127.0.0.1:8333`) with
 /// `Host` taken from the URL's authority, the given headers, and `body`.
 /// `Content-Length` is added for a non-empty body or a PUT/POST unless a
@@ -75,7 +67,7 @@ pub fn send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> io::Result<Response> {
-    let (authority, target) = split_url(url);
+    let (authority, target) = url::target(url);
     send_raw(connect, method, authority, target, headers, body)
 }
 
@@ -182,4 +174,23 @@ fn dechunk(mut rest: &[u8]) -> io::Result<Vec<u8>> {
             .get(size + 2..)
             .ok_or_else(|| bad("truncated chunk end"))?;
     }
+}
+
+/// Connects to `addr` and sends the head of a PNG upload to the presigned
+/// `url` (signed with `If-None-Match: *`) declaring `length` bytes; the test
+/// then writes as much of the body as it wants, or cuts the connection.
+pub fn start_put(addr: std::net::SocketAddr, url: &str, length: usize) -> std::net::TcpStream {
+    use std::io::Write;
+    let (authority, target) = url::target(url);
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "PUT {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: image/png\r\n\
+         If-None-Match: *\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    stream
 }

@@ -112,23 +112,3 @@ impl Drop for TestServer {
         }
     }
 }
-
-/// Connects to `addr` and sends the head of a PNG upload to the presigned
-/// `url` (signed with `If-None-Match: *`) declaring `length` bytes; the test
-/// then writes as much of the body as it wants, or cuts the connection.
-pub fn start_put(addr: std::net::SocketAddr, url: &str, length: usize) -> std::net::TcpStream {
-    use std::io::Write;
-    let rest = url.strip_prefix("http://").expect("an http:// URL");
-    let (authority, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "PUT {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: image/png\r\n\
-         If-None-Match: *\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    stream
-}

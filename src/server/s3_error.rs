@@ -1,0 +1,181 @@
+//! Every error the local bucket answers, as S3 does:
+//! `<Error><Code/><Message/><Resource/></Error>`, with S3's codes so that
+//! S3 clients (and the page, which turns codes into advice) understand it.
+
+use super::http::{xml_error, Body};
+use crate::s3::FormError;
+use crate::sigv4::{PostError, VerifyError, VerifyErrorKind};
+use hyper::header::{HeaderValue, ALLOW};
+use hyper::{Response, StatusCode};
+use std::borrow::Cow;
+
+/// Why the local bucket refuses a request.
+#[derive(Debug)]
+pub enum S3Error {
+    /// Not a `PUT`, `GET` or `HEAD` on an object, nor a `POST` to the bucket.
+    MethodNotAllowed,
+    /// The presigned URL does not verify.
+    Verify(VerifyError),
+    /// The path names another bucket.
+    NoSuchBucket,
+    /// The key's percent-encoding is not UTF-8.
+    KeyNotUtf8,
+    /// The key cannot be a file under the bucket's directory.
+    KeyRefused,
+    /// `If-None-Match: *` and an object with this key exists.
+    PreconditionFailed,
+    /// Over `UPLOAD_MAX_BYTES`.
+    EntityTooLarge,
+    /// A `PUT` body shorter than its `Content-Length`, or broken framing.
+    IncompleteBody,
+    /// A POST form whose connection closed before its end.
+    IncompleteForm,
+    /// The body paused too long or came too slowly.
+    RequestTimeout,
+    /// An object is in the place of one of the key's folders, or the other
+    /// way round.
+    KeyConflict,
+    /// No object has this key.
+    NoSuchKey,
+    /// The disk failed; the error goes to the log, not to the client.
+    Internal(std::io::Error),
+    /// The POST body is not a well-formed form.
+    Form(FormError),
+    /// The POST policy refuses the upload.
+    Policy(PostError),
+}
+
+impl S3Error {
+    /// The table: status, code and message of each error.
+    fn parts(&self) -> (StatusCode, &'static str, Cow<'_, str>) {
+        use S3Error::*;
+        let bad = StatusCode::BAD_REQUEST;
+        match self {
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The local bucket accepts presigned PUT, GET and HEAD requests, and POST uploads to the bucket's URL.".into(),
+            ),
+            Verify(e) => (
+                match e.kind() {
+                    VerifyErrorKind::MalformedQuery => bad,
+                    _ => StatusCode::FORBIDDEN,
+                },
+                e.s3_code(),
+                e.message().into(),
+            ),
+            NoSuchBucket => (
+                StatusCode::NOT_FOUND,
+                "NoSuchBucket",
+                "The only bucket here is 'local'.".into(),
+            ),
+            KeyNotUtf8 => (bad, "InvalidArgument", "The key is not valid UTF-8.".into()),
+            KeyRefused => (
+                bad,
+                "InvalidArgument",
+                "The local bucket refuses this key: empty, '.' or '..' segments, backslashes, control \
+                 characters, a leading '/', a segment over 255 bytes or more than 1024 bytes."
+                    .into(),
+            ),
+            PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold (an object with this key exists).".into(),
+            ),
+            EntityTooLarge => (
+                bad,
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed object size.".into(),
+            ),
+            IncompleteBody => (
+                bad,
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length HTTP header.".into(),
+            ),
+            IncompleteForm => (
+                bad,
+                "IncompleteBody",
+                "The connection closed before the upload was complete.".into(),
+            ),
+            RequestTimeout => (
+                bad,
+                "RequestTimeout",
+                "Your socket connection to the server was not read from or written to within the timeout period.".into(),
+            ),
+            KeyConflict => (
+                StatusCode::CONFLICT,
+                "KeyConflict",
+                "The local bucket keeps objects as files: a key cannot both be an object and a prefix of \
+                 other keys ('a' and 'a/b')."
+                    .into(),
+            ),
+            NoSuchKey => (
+                StatusCode::NOT_FOUND,
+                "NoSuchKey",
+                "The specified key does not exist.".into(),
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "The local bucket could not store or read the object; see the server log.".into(),
+            ),
+            Form(e) => (
+                bad,
+                match e {
+                    FormError::FieldsTooLarge => "MaxPostPreDataLengthExceededError",
+                    FormError::Malformed(_) | FormError::NotMultipart => "MalformedPOSTRequest",
+                },
+                format!("{}.", capitalised(&e.to_string())).into(),
+            ),
+            Policy(e) => (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
+                e.s3_code(),
+                e.message().into(),
+            ),
+        }
+    }
+
+    /// The XML answer for a request to `resource` (its path).
+    pub fn into_response(self, resource: &str) -> Response<Body> {
+        let (status, code, message) = self.parts();
+        // Like S3: what we computed, for the client to compare with its
+        // own (`presign explain` prints the same two strings).
+        let trace: Vec<(&str, &str)> = match &self {
+            S3Error::Verify(e) => e
+                .trace()
+                .map(|t| {
+                    vec![
+                        ("StringToSign", t.string_to_sign.as_str()),
+                        ("CanonicalRequest", t.canonical_request.as_str()),
+                    ]
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let mut response = xml_error(status, code, &message, resource, &trace);
+        match &self {
+            S3Error::MethodNotAllowed => {
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("PUT, GET, HEAD"));
+            }
+            S3Error::Internal(e) => eprintln!("presign: local bucket storage error: {e}"),
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<std::io::Error> for S3Error {
+    fn from(e: std::io::Error) -> Self {
+        S3Error::Internal(e)
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
