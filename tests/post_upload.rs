@@ -361,7 +361,7 @@ fn start_post(
 ) -> (std::net::TcpStream, Vec<u8>) {
     let body = post_form::body(&form.fields, "photo.png", "image/png", &vec![5u8; file_len]);
     let file_start = body.len() - file_len - format!("\r\n--{}--\r\n", post_form::BOUNDARY).len();
-    let (authority, target) = http::split_url(&form.url);
+    let (authority, target) = http::url::target(&form.url);
     let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
     stream.set_read_timeout(Some(LIMIT)).unwrap();
     stream.set_write_timeout(Some(LIMIT)).unwrap();
@@ -449,7 +449,7 @@ fn a_form_that_trickles_is_cut_by_the_minimum_rate_and_leaves_nothing() {
 fn a_form_closed_without_a_file_is_answered_before_its_body_ends() {
     let s = TestServer::start(&[]);
     let form = sign(&s, OffsetDateTime::now_utc(), &[]);
-    let (authority, target) = http::split_url(&form.url);
+    let (authority, target) = http::url::target(&form.url);
     let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
     stream.set_read_timeout(Some(LIMIT)).unwrap();
     // The body announces a megabyte, closes the form at once and then
