@@ -2,9 +2,9 @@
 //! verifier's answer to every way a form can be wrong.
 
 use presign::s3::{AddressingStyle, Bucket, Endpoint, PostRequest, PresignedPost};
-use presign::sigv4::post_verify::read_policy;
 use presign::sigv4::{
-    base64, verify_post, AmzDate, Condition, Credentials, PostErrorKind, PostForm, Signer,
+    base64, read_policy, verify_post, AmzDate, Condition, Credentials, PostErrorKind, PostForm,
+    Signer,
 };
 use serde_json::Value;
 use time::macros::datetime;

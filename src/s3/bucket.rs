@@ -40,6 +40,7 @@ impl std::error::Error for InvalidBucketName {}
 /// Why [`Bucket::presign`] refused a request: each would make a URL that
 /// S3 refuses or reads otherwise, with an error hard to trace back.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PresignError {
     /// The expiry is outside `1..=604800` seconds.
     Expiry(InvalidExpiry),
@@ -501,6 +502,9 @@ mod tests {
         let e = bucket()
             .presign(&signer, &get, datetime!(2026-11-29 0:00 UTC), 604_801)
             .unwrap_err();
-        assert_eq!(e, PresignError::Expiry(InvalidExpiry(604_801)));
+        assert!(
+            matches!(&e, PresignError::Expiry(expiry) if expiry.seconds() == 604_801),
+            "{e:?}"
+        );
     }
 }

@@ -115,7 +115,9 @@ pub struct Headers {
 }
 
 impl Headers {
-    /// `name:value\n` for every header, names lower-cased and sorted.
+    /// `name:value\n` for every header, names lower-cased and sorted (the
+    /// signer reads only [`Headers::block_and_signed`]).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn block(&self) -> &str {
         &self.text[..self.signed_at - 1]
     }

@@ -130,7 +130,22 @@ impl Presigned {
 
 /// A presign request asked for an expiry outside `1..=604800` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidExpiry(pub u64);
+pub struct InvalidExpiry(u64);
+
+impl InvalidExpiry {
+    /// The expiry asked for, in seconds.
+    pub fn seconds(&self) -> u64 {
+        self.0
+    }
+
+    /// Refuses an expiry outside `1..=MAX_EXPIRES`.
+    pub(crate) fn check(expires: u32) -> Result<(), InvalidExpiry> {
+        match expires {
+            1..=MAX_EXPIRES => Ok(()),
+            _ => Err(InvalidExpiry(expires.into())),
+        }
+    }
+}
 
 impl std::fmt::Display for InvalidExpiry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -302,9 +317,7 @@ impl Signer {
         options: SigningOptions,
         trace: Option<&mut Trace>,
     ) -> Result<AmzDate, InvalidExpiry> {
-        if !(1..=MAX_EXPIRES).contains(&expires) {
-            return Err(InvalidExpiry(expires.into()));
-        }
+        InvalidExpiry::check(expires)?;
         let date = AmzDate::new(time);
         let headers = canonical::headers(request.headers);
         let sign_token = options.sign_session_token && self.auth_query.has_token();
