@@ -52,7 +52,9 @@ impl Bucket {
     /// # Errors
     ///
     /// [`PresignError::Expiry`] for an expiry out of range,
-    /// [`PresignError::Scope`] for a `/` in the access key id or region.
+    /// [`PresignError::Scope`] for a `/` in the access key id or region,
+    /// [`PresignError::Region`] or [`PresignError::Service`] for a signer
+    /// of another region than the bucket's or another service than `s3`.
     pub fn presign_post(
         &self,
         signer: &Signer,
@@ -61,14 +63,7 @@ impl Bucket {
         expires: u32,
     ) -> Result<PresignedPost, PresignError> {
         InvalidExpiry::check(expires)?;
-        if signer.splits_scope() {
-            let credentials = signer.credentials();
-            let part = [credentials.access_key_id(), signer.region()]
-                .into_iter()
-                .find(|part| part.contains('/'))
-                .unwrap_or_else(|| signer.service());
-            return Err(PresignError::Scope(part.to_owned()));
-        }
+        self.check_signer(signer)?;
         let mut conditions = request.conditions.to_vec();
         conditions.push(Condition::eq("bucket", self.name()));
         conditions.push(match request.key.strip_suffix(FILENAME_PLACEHOLDER) {
