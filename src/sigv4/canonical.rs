@@ -7,7 +7,52 @@
 //! one byte string that signer and verifier must agree on.
 
 use super::encode;
+use super::sink::Sink;
 use std::borrow::Cow;
+
+/// Joins the six parts of a canonical request.
+pub(crate) fn request(
+    method: &str,
+    uri: &str,
+    query: &str,
+    headers: &Headers,
+    payload_hash: &str,
+) -> String {
+    let mut out = String::with_capacity(
+        method.len()
+            + uri.len()
+            + query.len()
+            + headers.block_and_signed().len()
+            + payload_hash.len()
+            + 4,
+    );
+    write_request(&mut out, method, uri, query, headers, payload_hash);
+    out
+}
+
+/// [`request`], written piece by piece into `out` (a hash, when presigning).
+pub(crate) fn write_request(
+    out: &mut impl Sink,
+    method: &str,
+    uri: &str,
+    query: &str,
+    headers: &Headers,
+    payload_hash: &str,
+) {
+    for piece in [
+        method,
+        "\n",
+        uri,
+        "\n",
+        query,
+        "\n",
+        headers.block_and_signed(),
+        "\n",
+        payload_hash,
+    ] {
+        out.put(piece);
+    }
+}
 
 /// The canonical URI of a wire path.
 ///

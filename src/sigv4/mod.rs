@@ -2,11 +2,14 @@
 //!
 //! | file | SigV4 step | public items |
 //! | --- | --- | --- |
+//! | `constants` | the algorithm's name, payload hashes, the longest expiry | [`UNSIGNED_PAYLOAD`], [`EMPTY_SHA256`], [`MAX_EXPIRES`] |
 //! | `encode` | RFC 3986 percent-encoding, AWS flavour | |
-//! | `canonical` | 1: the canonical request (URI, query, headers) | [`is_token`] |
-//! | `sign` | 2 and 4: string to sign, signature, header and query forms | [`Signer`], [`Request`], [`SigningOptions`], [`Presigned`], [`SignedHeaders`], [`Trace`] |
-//! | `auth_query` | the `X-Amz-*` parameters of a presigned URL | |
+//! | `canonical` | 1: the canonical request (URI, query, headers, assembly) | [`is_token`] |
+//! | `string_to_sign` | 2: the string to sign | |
 //! | `key` | 3: the signing key and its per-day cache | |
+//! | `sign` | 4: the signature, as a header or a presigned query; the [`Signer`] that runs steps 1 to 4 | [`Signer`], [`Request`], [`SigningOptions`], [`Presigned`], [`SignedHeaders`], [`Trace`], [`InvalidExpiry`] |
+//! | `auth_query` | the query form: the `X-Amz-*` parameters and where the session token goes | |
+//! | `sink` | writing the strings of steps 1 and 2 into a hash, a trace or both | |
 //! | `verify` | the other side: checking a presigned request | [`verify_presigned`], [`VerifyError`] |
 //! | `post_policy`, `post_verify` | browser POST uploads: signing a policy, checking a form | [`PostPolicy`], [`verify_post`], [`PostError`] |
 //! | [`base64`] | the policy's encoding | [`base64::encode`], [`base64::decode`] |
@@ -41,6 +44,7 @@ mod amz_date;
 mod auth_query;
 pub mod base64;
 pub(crate) mod canonical;
+mod constants;
 mod credentials;
 pub(crate) mod encode;
 pub(crate) mod json;
@@ -48,16 +52,19 @@ mod key;
 pub(crate) mod post_policy;
 mod post_verify;
 mod sign;
+mod sink;
+mod string_to_sign;
 mod verify;
 
 pub use amz_date::AmzDate;
 pub use canonical::is_token;
+pub use constants::{EMPTY_SHA256, MAX_EXPIRES, UNSIGNED_PAYLOAD};
 pub use credentials::Credentials;
 pub use post_policy::{Condition, PostPolicy, SignedPolicy};
 pub use post_verify::{read_policy, verify_post, PostError, PostErrorKind, PostForm, VerifiedPost};
 pub use sign::{
     expiry, payload_hash, InvalidExpiry, Presigned, Request, SignedHeaders, Signer, SigningOptions,
-    Trace, EMPTY_SHA256, MAX_EXPIRES, UNSIGNED_PAYLOAD,
+    Trace,
 };
 pub use verify::{
     verify_presigned, PresignedParams, Received, Verified, VerifyError, VerifyErrorKind,
