@@ -326,8 +326,10 @@ impl Bucket {
         expires: u32,
         trace: Option<&mut Trace>,
     ) -> Result<PresignedRequest<'a>, PresignError> {
-        self.check_signer(signer)?;
+        // The request first: a bad header or parameter is named even when
+        // the signer is wrong too.
         check(request)?;
+        self.check_signer(signer)?;
         let path = self.path(request.key);
         let query = encode_query(request.query);
         // Host first, then the request's headers: on the stack when they
