@@ -13,6 +13,8 @@
 //! * [`s3`]: buckets and objects on top of `sigv4`: endpoints, virtual-hosted
 //!   and path-style addressing, key encoding, presigned object requests,
 //!   browser POST forms and a streaming reader of their bodies.
+//! * `latest`: a cache of one value for the latest key, shared by the
+//!   signer (the day's signing key) and the server (the local bucket).
 //! * `server` (feature `server`, on by default): the hyper service: the
 //!   upload API, the embedded page, configuration, the AWS credential chain
 //!   (environment, profile, container endpoint, EC2 instance metadata) shared
@@ -30,6 +32,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod latest;
 pub mod s3;
 #[cfg(feature = "server")]
 pub mod server;

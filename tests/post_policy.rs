@@ -1,10 +1,10 @@
 //! Browser POST uploads: the published vectors byte for byte, and the
 //! verifier's answer to every way a form can be wrong.
 
-use presign::s3::{AddressingStyle, Bucket, Endpoint, PostRequest, PresignedPost};
-use presign::sigv4::post_verify::read_policy;
+use presign::s3::{AddressingStyle, Bucket, Endpoint, PostRequest, PresignError, PresignedPost};
 use presign::sigv4::{
-    base64, verify_post, AmzDate, Condition, Credentials, PostErrorKind, PostForm, Signer,
+    base64, read_policy, verify_post, AmzDate, Condition, Credentials, PostErrorKind, PostForm,
+    Signer,
 };
 use serde_json::Value;
 use time::macros::datetime;
@@ -342,4 +342,31 @@ fn malformed_policies_are_invalid_policy_documents() {
             "{document}"
         );
     }
+}
+
+#[test]
+fn a_signer_for_another_region_or_service_is_refused() {
+    let request = PostRequest {
+        key: "k",
+        fields: &[],
+        conditions: &[],
+    };
+    let credentials = || Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret");
+    let west = Signer::new(credentials(), "eu-west-1", "s3");
+    assert_eq!(
+        bucket()
+            .presign_post(&west, &request, NOW, 600)
+            .unwrap_err(),
+        PresignError::Region {
+            bucket: "us-east-1".to_owned(),
+            signer: "eu-west-1".to_owned()
+        }
+    );
+    let sts = Signer::new(credentials(), "us-east-1", "sts");
+    assert_eq!(
+        bucket().presign_post(&sts, &request, NOW, 600).unwrap_err(),
+        PresignError::Service("sts".to_owned())
+    );
+    let own = bucket().signer(credentials());
+    assert!(bucket().presign_post(&own, &request, NOW, 600).is_ok());
 }

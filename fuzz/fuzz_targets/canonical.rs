@@ -7,7 +7,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use presign::sigv4::{canonical, encode};
+use presign::sigv4::fuzzing::{canonical, encode};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Arbitrary)]

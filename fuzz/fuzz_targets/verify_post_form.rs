@@ -13,8 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use presign::s3::{FormEvent, FormReader};
-use presign::sigv4::post_verify::read_policy;
-use presign::sigv4::{verify_post, Credentials, PostForm, Signer};
+use presign::sigv4::{read_policy, verify_post, Credentials, PostForm, Signer};
 use std::sync::OnceLock;
 use time::OffsetDateTime;
 

@@ -85,7 +85,7 @@ pub fn header(raw: &str) -> Result<(String, String), CliError> {
     let fail = || CliError(format!("--header {raw:?}: expected 'name: value'"));
     let (name, value) = raw.split_once(':').ok_or_else(fail)?;
     let name = name.trim();
-    if !presign::sigv4::canonical::is_token(name) {
+    if !presign::sigv4::is_token(name) {
         return Err(fail());
     }
     Ok((name.to_ascii_lowercase(), value.trim().to_owned()))

@@ -97,6 +97,8 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
                 PresignError::Header(_) => "--header",
                 PresignError::QueryParameter(_) => "--query",
                 PresignError::Scope(_) => "--region or AWS_ACCESS_KEY_ID",
+                PresignError::Method(_) => "--method",
+                _ => "--region",
             };
             CliError(format!("{argument}: {e}"))
         })?;

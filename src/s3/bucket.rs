@@ -6,8 +6,8 @@
 
 use super::endpoint::Endpoint;
 use crate::sigv4::{
-    canonical, encode, expiry, payload_hash, InvalidExpiry, Request, Signer, SigningOptions, Trace,
-    AUTH_PARAMETERS, UNSIGNED_PAYLOAD,
+    canonical, encode, expiry, payload_hash, Credentials, InvalidExpiry, Request, Signer,
+    SigningOptions, Trace, AUTH_PARAMETERS, UNSIGNED_PAYLOAD,
 };
 use std::fmt;
 use time::OffsetDateTime;
@@ -40,6 +40,7 @@ impl std::error::Error for InvalidBucketName {}
 /// Why [`Bucket::presign`] refused a request: each would make a URL that
 /// S3 refuses or reads otherwise, with an error hard to trace back.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PresignError {
     /// The expiry is outside `1..=604800` seconds.
     Expiry(InvalidExpiry),
@@ -51,7 +52,23 @@ pub enum PresignError {
     /// An access key id, region or service with a `/`, which would split
     /// the credential scope.
     Scope(String),
+    /// A signer for another region than the bucket's: S3 answers
+    /// `AuthorizationQueryParametersError`.
+    Region {
+        /// The bucket's region.
+        bucket: String,
+        /// The signer's region.
+        signer: String,
+    },
+    /// A signer for another service than `s3`.
+    Service(String),
+    /// A method S3 does not know: one of [`METHODS`], in upper case.
+    Method(String),
 }
+
+/// The methods of the S3 object and bucket requests, as they are written
+/// on the wire.
+pub const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "DELETE", "POST"];
 
 impl fmt::Display for PresignError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,6 +85,16 @@ impl fmt::Display for PresignError {
                 f,
                 "{part:?} contains '/', which would split the credential scope"
             ),
+            PresignError::Region { bucket, signer } => write!(
+                f,
+                "the bucket is in region {bucket:?} but the signer signs for {signer:?}"
+            ),
+            PresignError::Service(service) => {
+                write!(f, "the signer signs for service {service:?}, not \"s3\"")
+            }
+            PresignError::Method(method) => {
+                write!(f, "method {method:?} is not one of {}", METHODS.join(", "))
+            }
         }
     }
 }
@@ -201,9 +228,16 @@ impl Bucket {
         &self.name
     }
 
-    /// The region requests are signed for.
+    /// The bucket's region: [`Bucket::presign`] and [`Bucket::presign_post`]
+    /// refuse a [`Signer`] for any other (see [`Bucket::signer`]).
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// A signer for this bucket's region and service `s3`: the one
+    /// [`Bucket::presign`] accepts.
+    pub fn signer(&self, credentials: Credentials) -> Signer {
+        Signer::new(credentials, self.region.as_str(), "s3")
     }
 
     /// The endpoint, without the bucket.
@@ -254,9 +288,11 @@ impl Bucket {
     ///
     /// # Errors
     ///
-    /// A [`PresignError`] for an expiry out of range, a `host` header or a
-    /// header name that is not an HTTP token, a query parameter named like
-    /// the signature's own, or a `/` in the access key id, region or service.
+    /// A [`PresignError`] for an expiry out of range, a method not in
+    /// [`METHODS`], a `host` header or a header name that is not an HTTP
+    /// token, a query parameter named like the signature's own, a `/` in the
+    /// access key id, region or service, or a signer for another region
+    /// than the bucket's or another service than `s3`.
     pub fn presign<'a>(
         &self,
         signer: &Signer,
@@ -290,7 +326,10 @@ impl Bucket {
         expires: u32,
         trace: Option<&mut Trace>,
     ) -> Result<PresignedRequest<'a>, PresignError> {
-        check(signer, request)?;
+        // The request first: a bad header or parameter is named even when
+        // the signer is wrong too.
+        check(request)?;
+        self.check_signer(signer)?;
         let path = self.path(request.key);
         let query = encode_query(request.query);
         // Host first, then the request's headers: on the stack when they
@@ -382,8 +421,40 @@ impl Bucket {
     }
 }
 
-/// Refuses what would make a URL no one accepts (see [`PresignError`]).
-fn check(signer: &Signer, request: &ObjectRequest<'_>) -> Result<(), PresignError> {
+impl Bucket {
+    /// Refuses a signer whose credential scope S3 would not accept for this
+    /// bucket: split by a `/`, or for another region or service.
+    pub(crate) fn check_signer(&self, signer: &Signer) -> Result<(), PresignError> {
+        if signer.splits_scope() {
+            let scope = [
+                signer.credentials().access_key_id(),
+                signer.region(),
+                signer.service(),
+            ];
+            let part = scope.iter().find(|part| part.contains('/'));
+            return Err(PresignError::Scope(
+                part.copied().unwrap_or_default().to_owned(),
+            ));
+        }
+        if signer.region() != self.region {
+            return Err(PresignError::Region {
+                bucket: self.region.clone(),
+                signer: signer.region().to_owned(),
+            });
+        }
+        if signer.service() != "s3" {
+            return Err(PresignError::Service(signer.service().to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a request that would make a URL no one accepts (see
+/// [`PresignError`]).
+fn check(request: &ObjectRequest<'_>) -> Result<(), PresignError> {
+    if !METHODS.contains(&request.method) {
+        return Err(PresignError::Method(request.method.to_owned()));
+    }
     if let Some((name, _)) = request
         .headers
         .iter()
@@ -399,17 +470,6 @@ fn check(signer: &Signer, request: &ObjectRequest<'_>) -> Result<(), PresignErro
     };
     if let Some((name, _)) = request.query.iter().find(|(name, _)| reserved(name)) {
         return Err(PresignError::QueryParameter((*name).to_owned()));
-    }
-    if signer.splits_scope() {
-        let scope = [
-            signer.credentials().access_key_id(),
-            signer.region(),
-            signer.service(),
-        ];
-        let part = scope.iter().find(|part| part.contains('/'));
-        return Err(PresignError::Scope(
-            part.copied().unwrap_or_default().to_owned(),
-        ));
     }
     Ok(())
 }
@@ -447,7 +507,6 @@ fn encode_query(params: &[(&str, Option<&str>)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sigv4::Credentials;
     use time::macros::datetime;
 
     fn bucket() -> Bucket {
@@ -472,7 +531,7 @@ mod tests {
         for (name, expected) in [
             ("Host", "the Host header"),
             ("a b", "not an HTTP token"),
-            ("", ""),
+            ("", "header name \"\" is not an HTTP token"),
         ] {
             let headers = [(name, "v")];
             let request = ObjectRequest {
@@ -501,6 +560,63 @@ mod tests {
         let e = bucket()
             .presign(&signer, &get, datetime!(2026-11-29 0:00 UTC), 604_801)
             .unwrap_err();
-        assert_eq!(e, PresignError::Expiry(InvalidExpiry(604_801)));
+        assert!(
+            matches!(&e, PresignError::Expiry(expiry) if expiry.seconds() == 604_801),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_signer_for_another_region_or_service() {
+        let get = ObjectRequest::new("GET", "k");
+        let west = Bucket::new(
+            Endpoint::aws("eu-west-1"),
+            "b",
+            "eu-west-1",
+            AddressingStyle::Path,
+        )
+        .unwrap();
+        let east = Signer::new(Credentials::new("AKID", "secret"), "us-east-1", "s3");
+        let e = west
+            .presign(&east, &get, datetime!(2026-11-29 0:00 UTC), 60)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            PresignError::Region {
+                bucket: "eu-west-1".to_owned(),
+                signer: "us-east-1".to_owned()
+            }
+        );
+        assert!(e.to_string().contains("\"eu-west-1\""), "{e}");
+        let own = west.signer(Credentials::new("AKID", "secret"));
+        assert_eq!(own.region(), "eu-west-1");
+        assert_eq!(own.service(), "s3");
+        let url = west
+            .presign(&own, &get, datetime!(2026-11-29 0:00 UTC), 60)
+            .unwrap()
+            .url;
+        assert!(url.contains("%2Feu-west-1%2Fs3%2Faws4_request"), "{url}");
+
+        let sts = Signer::new(Credentials::new("AKID", "secret"), "us-east-1", "sts");
+        assert_eq!(refusal(&sts, &get), PresignError::Service("sts".to_owned()));
+    }
+
+    #[test]
+    fn refuses_a_method_s3_does_not_know() {
+        let signer = Signer::new(Credentials::new("AKID", "secret"), "us-east-1", "s3");
+        for method in ["Put", "get", "PATCH", ""] {
+            let e = refusal(&signer, &ObjectRequest::new(method, "k"));
+            assert_eq!(e, PresignError::Method(method.to_owned()));
+            assert!(
+                e.to_string().contains("GET, PUT, HEAD, DELETE, POST"),
+                "{e}"
+            );
+        }
+        for method in METHODS {
+            let request = ObjectRequest::new(method, "k");
+            assert!(bucket()
+                .presign(&signer, &request, datetime!(2026-11-29 0:00 UTC), 60)
+                .is_ok());
+        }
     }
 }

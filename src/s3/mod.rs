@@ -31,7 +31,7 @@ mod post_form;
 
 pub use bucket::{
     AddressingStyle, Bucket, InvalidBucketName, ObjectRequest, PresignError, PresignedRequest,
-    SignedRequest,
+    SignedRequest, METHODS,
 };
 pub use endpoint::{Endpoint, InvalidEndpoint};
 pub use post::{PostRequest, PresignedPost, FILENAME_PLACEHOLDER};

@@ -8,7 +8,7 @@
 use super::bucket::{Bucket, PresignError};
 use crate::sigv4::json;
 use crate::sigv4::post_policy::iso8601;
-use crate::sigv4::{Condition, InvalidExpiry, PostPolicy, Signer, MAX_EXPIRES};
+use crate::sigv4::{Condition, InvalidExpiry, PostPolicy, Signer};
 use time::OffsetDateTime;
 
 /// The placeholder S3 replaces with the uploaded file's name in `key`.
@@ -37,7 +37,7 @@ pub struct PresignedPost {
     pub url: String,
     /// The fields in the order to send them: the request's fields, `key`,
     /// `x-amz-algorithm`, `x-amz-credential`, `x-amz-date`,
-    /// [`x-amz-security-token`], `policy`, `x-amz-signature`. The file
+    /// (`x-amz-security-token`), `policy`, `x-amz-signature`. The file
     /// goes after all of them: S3 ignores what follows it.
     pub fields: Vec<(String, String)>,
     /// The policy as signed.
@@ -52,7 +52,9 @@ impl Bucket {
     /// # Errors
     ///
     /// [`PresignError::Expiry`] for an expiry out of range,
-    /// [`PresignError::Scope`] for a `/` in the access key id or region.
+    /// [`PresignError::Scope`] for a `/` in the access key id or region,
+    /// [`PresignError::Region`] or [`PresignError::Service`] for a signer
+    /// of another region than the bucket's or another service than `s3`.
     pub fn presign_post(
         &self,
         signer: &Signer,
@@ -60,17 +62,8 @@ impl Bucket {
         time: OffsetDateTime,
         expires: u32,
     ) -> Result<PresignedPost, PresignError> {
-        if !(1..=MAX_EXPIRES).contains(&expires) {
-            return Err(InvalidExpiry(expires.into()).into());
-        }
-        if signer.splits_scope() {
-            let credentials = signer.credentials();
-            let part = [credentials.access_key_id(), signer.region()]
-                .into_iter()
-                .find(|part| part.contains('/'))
-                .unwrap_or_else(|| signer.service());
-            return Err(PresignError::Scope(part.to_owned()));
-        }
+        InvalidExpiry::check(expires)?;
+        self.check_signer(signer)?;
         let mut conditions = request.conditions.to_vec();
         conditions.push(Condition::eq("bucket", self.name()));
         conditions.push(match request.key.strip_suffix(FILENAME_PLACEHOLDER) {

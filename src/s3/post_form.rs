@@ -39,6 +39,7 @@ pub enum FormEvent {
 
 /// Why a body is not a well-formed POST upload form.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FormError {
     /// Not `multipart/form-data` with a usable boundary.
     NotMultipart,

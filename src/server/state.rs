@@ -8,10 +8,11 @@ use super::credentials::Source;
 use super::hosts::AllowedHosts;
 use super::keys::KeyGenerator;
 use super::rate_limit::RateLimiter;
+use crate::latest::Latest;
 use crate::s3::{AddressingStyle, Bucket, Endpoint};
 use crate::sigv4::Signer;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The local bucket's name in its URLs: `/s3/local/<key>`.
 pub const LOCAL_BUCKET: &str = "local";
@@ -45,9 +46,10 @@ pub struct State {
     pub keys: KeyGenerator,
     /// Where each request's line goes, unless `ACCESS_LOG=off`.
     pub access_log: Option<AccessLog>,
-    /// The bucket URLs are signed for; for the local bucket, the last one
-    /// built, with the `Host` it was built for.
-    bucket: Mutex<Option<(String, Arc<Bucket>)>>,
+    /// The S3 bucket URLs are signed for; `None` for the local bucket.
+    s3_bucket: Option<Arc<Bucket>>,
+    /// The local bucket, built for the last `Host` it was reached at.
+    local_bucket: Latest<String, Arc<Bucket>>,
 }
 
 impl State {
@@ -132,10 +134,11 @@ impl State {
             config_json,
             keys: KeyGenerator::new()?,
             access_log: AccessLog::to_stderr(config.access_log)?,
-            bucket: Mutex::new(match &config.storage {
-                Storage::S3 { bucket, .. } => Some((String::new(), Arc::new(bucket.clone()))),
+            s3_bucket: match &config.storage {
+                Storage::S3 { bucket, .. } => Some(Arc::new(bucket.clone())),
                 Storage::Local { .. } => None,
-            }),
+            },
+            local_bucket: Latest::default(),
             config,
         })
     }
@@ -143,33 +146,27 @@ impl State {
     /// The bucket to sign for. The local bucket lives on this server, so
     /// its URLs use the host the browser reached us at (or `PUBLIC_URL`).
     pub fn bucket(&self, request_host: Option<&str>) -> Option<Arc<Bucket>> {
-        let mut cached = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
         let Storage::Local { region, .. } = &self.config.storage else {
-            return cached.as_ref().map(|(_, bucket)| bucket.clone());
+            return self.s3_bucket.clone();
         };
         let host = match &self.config.public_url {
             Some(url) => url.as_str(),
             None => request_host?,
         };
-        if let Some((_, bucket)) = cached.as_ref().filter(|(h, _)| h == host) {
-            return Some(bucket.clone());
-        }
-        let base = match &self.config.public_url {
-            Some(url) => format!("{url}{LOCAL_PREFIX}"),
-            None => format!("http://{host}{LOCAL_PREFIX}"),
-        };
-        let endpoint = Endpoint::parse(&base).ok()?;
-        let bucket = Arc::new(
-            Bucket::new(
+        self.local_bucket.try_get_or(host.to_owned(), || {
+            let base = match &self.config.public_url {
+                Some(url) => format!("{url}{LOCAL_PREFIX}"),
+                None => format!("http://{host}{LOCAL_PREFIX}"),
+            };
+            let endpoint = Endpoint::parse(&base).ok()?;
+            let bucket = Bucket::new(
                 endpoint,
                 LOCAL_BUCKET,
                 region.as_str(),
                 AddressingStyle::Path,
-            )
-            .ok()?,
-        );
-        *cached = Some((host.to_owned(), bucket.clone()));
-        Some(bucket)
+            );
+            bucket.ok().map(Arc::new)
+        })
     }
 }
 

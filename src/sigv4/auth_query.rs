@@ -1,16 +1,19 @@
-//! The `X-Amz-*` parameters of a presigned query, written for every upload
-//! URL: whatever depends on the signer alone is encoded once, up front.
+//! The query form of a presigned request: the `X-Amz-*` parameters,
+//! written for every upload URL, and where the session token goes.
+//! Whatever depends on the signer alone is encoded once, up front.
 
 use super::amz_date::AmzDate;
+use super::canonical;
+use super::constants::{ALGORITHM, HEX_DIGEST_LEN};
 use super::credentials::Credentials;
 use super::encode;
-use super::sign::ALGORITHM;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Bytes of the parameters besides the signer's share and the signed header
 /// names: the scope's date, the value of `X-Amz-Date`, then `X-Amz-Expires`
 /// (the longest), `X-Amz-SignedHeaders` and `X-Amz-Signature`.
-const PER_URL_LEN: usize = 8 + 16 + (15 + 6) + 21 + (17 + 64);
+const PER_URL_LEN: usize = 8 + 16 + (15 + 6) + 21 + (17 + HEX_DIGEST_LEN);
 
 /// The signer's share of every presigned query, already encoded.
 #[derive(Clone)]
@@ -48,15 +51,20 @@ impl AuthQuery {
         self.token.is_some()
     }
 
-    /// Appends every parameter but the token and the signature, in the
-    /// order they travel (which is also their canonical order).
-    pub(crate) fn push(
+    /// Appends every parameter but the signature, in the order they travel
+    /// (the token, if any, last), and returns the canonical query the
+    /// signature covers: `request_query` (the request's own, as sent) and
+    /// these parameters, the token among them only if `sign_token`
+    /// ([`super::SigningOptions::sign_session_token`]).
+    pub(crate) fn push_signed<'o>(
         &self,
-        out: &mut String,
+        out: &'o mut String,
+        request_query: &str,
         date: &AmzDate,
         expires: u32,
         signed_headers: &str,
-    ) {
+        sign_token: bool,
+    ) -> Cow<'o, str> {
         out.reserve(
             self.head.len()
                 + self.scope.len()
@@ -64,6 +72,7 @@ impl AuthQuery {
                 + PER_URL_LEN
                 + 3 * signed_headers.len(),
         );
+        let start = out.len();
         let date = date.as_str();
         out.push_str(&self.head);
         out.push_str(&date[..8]);
@@ -73,13 +82,29 @@ impl AuthQuery {
         push_decimal(out, expires);
         out.push_str("&X-Amz-SignedHeaders=");
         encode::encode_into(out, signed_headers, encode::COMPONENT);
-    }
-
-    /// Appends `&X-Amz-Security-Token=…`, if there is a token.
-    pub(crate) fn push_token(&self, out: &mut String) {
+        let token_signed = sign_token && self.has_token();
+        let mut signed_end = out.len();
         if let Some(token) = &self.token {
             out.push_str(token);
+            if token_signed {
+                signed_end = out.len();
+            }
         }
+        let signed = &out[start..signed_end];
+        // Written in canonical order but for the token (which sorts before
+        // X-Amz-SignedHeaders): only a signed token or a query of the
+        // request's own makes the canonical query differ from them.
+        if request_query.is_empty() && !token_signed {
+            Cow::Borrowed(signed)
+        } else {
+            Cow::Owned(canonical::query(request_query, signed, |_| false))
+        }
+    }
+
+    /// Appends the last parameter, `X-Amz-Signature`.
+    pub(crate) fn push_signature(out: &mut String, signature: &str) {
+        out.push_str("&X-Amz-Signature=");
+        out.push_str(signature);
     }
 }
 

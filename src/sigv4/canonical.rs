@@ -7,7 +7,52 @@
 //! one byte string that signer and verifier must agree on.
 
 use super::encode;
+use super::sink::Sink;
 use std::borrow::Cow;
+
+/// Joins the six parts of a canonical request.
+pub(crate) fn request(
+    method: &str,
+    uri: &str,
+    query: &str,
+    headers: &Headers,
+    payload_hash: &str,
+) -> String {
+    let mut out = String::with_capacity(
+        method.len()
+            + uri.len()
+            + query.len()
+            + headers.block_and_signed().len()
+            + payload_hash.len()
+            + 4,
+    );
+    write_request(&mut out, method, uri, query, headers, payload_hash);
+    out
+}
+
+/// [`request`], written piece by piece into `out` (a hash, when presigning).
+pub(crate) fn write_request(
+    out: &mut impl Sink,
+    method: &str,
+    uri: &str,
+    query: &str,
+    headers: &Headers,
+    payload_hash: &str,
+) {
+    for piece in [
+        method,
+        "\n",
+        uri,
+        "\n",
+        query,
+        "\n",
+        headers.block_and_signed(),
+        "\n",
+        payload_hash,
+    ] {
+        out.put(piece);
+    }
+}
 
 /// The canonical URI of a wire path.
 ///
@@ -115,7 +160,9 @@ pub struct Headers {
 }
 
 impl Headers {
-    /// `name:value\n` for every header, names lower-cased and sorted.
+    /// `name:value\n` for every header, names lower-cased and sorted (the
+    /// signer reads only [`Headers::block_and_signed`]).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn block(&self) -> &str {
         &self.text[..self.signed_at - 1]
     }

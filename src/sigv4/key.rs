@@ -5,15 +5,15 @@
 //! wasted HMACs; the cache keeps it, already loaded into an HMAC state, so a
 //! signature costs one HMAC of the string to sign and nothing more.
 
+use crate::latest::Latest;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::sync::Mutex;
 
 /// HMAC-SHA256, the only MAC SigV4 uses.
-pub type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// One HMAC-SHA256 of `data` under `key`.
-pub fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = keyed(key);
     mac.update(data);
     mac.finalize().into_bytes().into()
@@ -25,7 +25,7 @@ fn keyed(key: &[u8]) -> HmacSha256 {
 }
 
 /// Derives the signing key for `date` (`YYYYMMDD`), `region` and `service`.
-pub fn derive(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+pub(crate) fn derive(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
     let mut secret_key = Vec::with_capacity(4 + secret.len());
     secret_key.extend_from_slice(b"AWS4");
     secret_key.extend_from_slice(secret.as_bytes());
@@ -38,54 +38,24 @@ pub fn derive(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32]
 /// The signing key of one secret, region and service, for the most recent
 /// date asked for.
 #[derive(Default)]
-pub struct KeyCache {
+pub(crate) struct KeyCache {
     latest: Latest<[u8; 8], HmacSha256>,
 }
 
 impl KeyCache {
     /// An HMAC state keyed with the signing key of `date`, derived on a miss.
-    pub fn mac_for(&self, secret: &str, date: &str, region: &str, service: &str) -> HmacSha256 {
+    pub(crate) fn mac_for(
+        &self,
+        secret: &str,
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> HmacSha256 {
         let derived = || keyed(&derive(secret, date, region, service));
         match date.as_bytes().try_into() {
             Ok(day) => self.latest.get_or(day, derived),
             // Not a YYYYMMDD date: nothing sensible to cache.
             Err(_) => derived(),
-        }
-    }
-}
-
-/// One value, for the most recent key asked for: signing keys change once a
-/// day, and what depends on `X-Amz-Date` once a second. Shared by threads;
-/// the lock is held only to compare the key and clone the value.
-pub(crate) struct Latest<K, V>(Mutex<Option<(K, V)>>);
-
-impl<K, V> std::fmt::Debug for Latest<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The values here are keys, or HMAC states keyed with them.
-        f.write_str("Latest(<redacted>)")
-    }
-}
-
-impl<K, V> Default for Latest<K, V> {
-    fn default() -> Self {
-        Latest(Mutex::new(None))
-    }
-}
-
-impl<K: PartialEq, V: Clone> Latest<K, V> {
-    /// The value for `key`, made by `make` unless it is the latest.
-    pub(crate) fn get_or(&self, key: K, make: impl FnOnce() -> V) -> V {
-        let mut latest = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match &*latest {
-            Some((cached, value)) if *cached == key => value.clone(),
-            _ => {
-                let value = make();
-                *latest = Some((key, value.clone()));
-                value
-            }
         }
     }
 }

@@ -15,7 +15,8 @@
 
 use super::amz_date::AmzDate;
 use super::base64;
-use super::sign::{expiry, Signer, ALGORITHM};
+use super::constants::ALGORITHM;
+use super::sign::{expiry, Signer};
 use hmac::Mac;
 use time::OffsetDateTime;
 

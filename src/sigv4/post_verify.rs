@@ -11,9 +11,10 @@
 
 use super::amz_date::AmzDate;
 use super::base64;
+use super::constants::ALGORITHM;
 use super::json::{self, Value};
 use super::post_policy::{Condition, PostPolicy};
-use super::sign::{Signer, ALGORITHM};
+use super::sign::Signer;
 use hmac::Mac;
 use std::fmt;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};

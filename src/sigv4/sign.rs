@@ -1,29 +1,21 @@
-//! Steps 2 and 4 of SigV4: the string to sign and the signature, in both
-//! forms: an `Authorization` header, or a presigned query string.
+//! Step 4 of SigV4: the signature, in both forms: an `Authorization`
+//! header, or a presigned query string (whose parameters `auth_query`
+//! writes). The signer ties the steps together: `canonical` (1),
+//! `string_to_sign` (2), `key` (3).
 
 use super::amz_date::AmzDate;
 use super::auth_query::AuthQuery;
 use super::canonical;
+use super::constants::{ALGORITHM, HEX_DIGEST_LEN, MAX_EXPIRES};
 use super::credentials::Credentials;
-use super::key::{HmacSha256, KeyCache, Latest};
+use super::key::{HmacSha256, KeyCache};
+use super::sink::{self, hex_digest, Tee};
+use super::string_to_sign;
+use crate::latest::Latest;
 use hmac::Mac;
-use sha2::digest::Update;
 use sha2::{Digest as _, Sha256};
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use time::OffsetDateTime;
-
-/// The only algorithm this crate speaks.
-pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-/// The payload hash of a presigned S3 URL: the body is not signed.
-pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
-/// The hex SHA-256 of an empty body.
-pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-/// The longest a presigned URL may live: seven days, as S3 allows.
-pub const MAX_EXPIRES: u32 = 604_800;
-
-/// Hex digits in a signature.
-const SIGNATURE_LEN: usize = 64;
 
 /// When a URL signed at `signed_at` for `expires` seconds stops working.
 /// A URL signed in the last week of year 9999 expires at its end: the time
@@ -52,7 +44,7 @@ pub struct Request<'a> {
     /// The headers to sign, `host` among them; when verifying, every header
     /// received (only the signed ones are read). Names in any case.
     pub headers: &'a [(&'a str, &'a str)],
-    /// Hex SHA-256 of the body, or [`UNSIGNED_PAYLOAD`].
+    /// Hex SHA-256 of the body, or [`super::UNSIGNED_PAYLOAD`].
     pub payload_hash: &'a str,
 }
 
@@ -130,7 +122,22 @@ impl Presigned {
 
 /// A presign request asked for an expiry outside `1..=604800` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidExpiry(pub u64);
+pub struct InvalidExpiry(u64);
+
+impl InvalidExpiry {
+    /// The expiry asked for, in seconds.
+    pub fn seconds(&self) -> u64 {
+        self.0
+    }
+
+    /// Refuses an expiry outside `1..=MAX_EXPIRES`.
+    pub(crate) fn check(expires: u32) -> Result<(), InvalidExpiry> {
+        match expires {
+            1..=MAX_EXPIRES => Ok(()),
+            _ => Err(InvalidExpiry(expires.into())),
+        }
+    }
+}
 
 impl std::fmt::Display for InvalidExpiry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -277,7 +284,7 @@ impl Signer {
             options,
             Some(&mut trace),
         )?;
-        let signature = query[query.len() - SIGNATURE_LEN..].to_owned();
+        let signature = query[query.len() - HEX_DIGEST_LEN..].to_owned();
         Ok(Presigned {
             query,
             signature,
@@ -302,26 +309,17 @@ impl Signer {
         options: SigningOptions,
         trace: Option<&mut Trace>,
     ) -> Result<AmzDate, InvalidExpiry> {
-        if !(1..=MAX_EXPIRES).contains(&expires) {
-            return Err(InvalidExpiry(expires.into()));
-        }
+        InvalidExpiry::check(expires)?;
         let date = AmzDate::new(time);
         let headers = canonical::headers(request.headers);
-        let sign_token = options.sign_session_token && self.auth_query.has_token();
-        let start = out.len();
-        self.auth_query.push(out, &date, expires, headers.signed());
-        if sign_token {
-            self.auth_query.push_token(out);
-        }
-        let auth = &out[start..];
-        // The parameters are written in canonical order: only a signed token
-        // (which sorts before X-Amz-SignedHeaders) or a query of the
-        // request's own makes the canonical query differ from them.
-        let query = if request.query.is_empty() && !sign_token {
-            Cow::Borrowed(auth)
-        } else {
-            Cow::Owned(canonical::query(request.query, auth, |_| false))
-        };
+        let query = self.auth_query.push_signed(
+            out,
+            request.query,
+            &date,
+            expires,
+            headers.signed(),
+            options.sign_session_token,
+        );
         let (request_copy, string_copy) = match trace {
             Some(Trace {
                 canonical_request,
@@ -330,7 +328,7 @@ impl Signer {
             None => (None, None),
         };
         let mut hashed = Tee::new(Sha256::new(), request_copy);
-        write_canonical_request(
+        canonical::write_request(
             &mut hashed,
             request.method,
             uri,
@@ -343,14 +341,9 @@ impl Signer {
         Mac::update(&mut mac, &hash);
         let signature = hex_digest(&mac.finalize().into_bytes().into());
         if let Some(copy) = string_copy {
-            write_string_to_sign(copy, &date, &self.region, &self.service, &hash);
+            string_to_sign::write(copy, &date, &self.region, &self.service, &hash);
         }
-
-        if !sign_token {
-            self.auth_query.push_token(out);
-        }
-        out.push_str("&X-Amz-Signature=");
-        out.push_str(std::str::from_utf8(&signature).unwrap_or_default());
+        AuthQuery::push_signature(out, sink::as_str(&signature));
         Ok(date)
     }
 
@@ -378,8 +371,9 @@ impl Signer {
             options.double_encode_path,
         );
         let canonical_request =
-            canonical_request(request.method, &uri, query, headers, request.payload_hash);
-        let string_to_sign = string_to_sign(date, &self.region, &self.service, &canonical_request);
+            canonical::request(request.method, &uri, query, headers, request.payload_hash);
+        let string_to_sign =
+            string_to_sign::string_to_sign(date, &self.region, &self.service, &canonical_request);
         Trace {
             canonical_request,
             string_to_sign,
@@ -390,8 +384,7 @@ impl Signer {
     fn signature(&self, date: &AmzDate, string_to_sign: &str) -> String {
         let mut mac = self.mac(date);
         Mac::update(&mut mac, string_to_sign.as_bytes());
-        let hex = hex_digest(&mac.finalize().into_bytes().into());
-        std::str::from_utf8(&hex).unwrap_or_default().to_owned()
+        sink::as_str(&hex_digest(&mac.finalize().into_bytes().into())).to_owned()
     }
 
     /// [`Signer::mac`] with the string to sign's first lines already
@@ -400,7 +393,7 @@ impl Signer {
         let at: [u8; 16] = date.as_str().as_bytes().try_into().unwrap_or_default();
         self.head_absorbed.get_or(at, || {
             let mut mac = Tee::new(self.mac(date), None);
-            write_string_to_sign_head(&mut mac, date, &self.region, &self.service);
+            string_to_sign::write_head(&mut mac, date, &self.region, &self.service);
             mac.hash
         })
     }
@@ -413,145 +406,4 @@ impl Signer {
             &self.service,
         )
     }
-}
-
-/// Where the pieces of a canonical request or a string to sign go.
-pub(crate) trait Sink {
-    /// Appends `piece`.
-    fn put(&mut self, piece: &str);
-}
-
-impl Sink for String {
-    fn put(&mut self, piece: &str) {
-        self.push_str(piece);
-    }
-}
-
-/// Feeds a hash and, when a trace was asked for, a copy: presigning hashes
-/// the canonical request without ever holding it as one string.
-pub(crate) struct Tee<'t, H> {
-    hash: H,
-    copy: Option<&'t mut String>,
-}
-
-impl<'t, H: Update> Tee<'t, H> {
-    fn new(hash: H, copy: Option<&'t mut String>) -> Self {
-        if let Some(copy) = &copy {
-            debug_assert!(copy.is_empty());
-        }
-        Tee { hash, copy }
-    }
-}
-
-impl<H: Update> Sink for Tee<'_, H> {
-    fn put(&mut self, piece: &str) {
-        Update::update(&mut self.hash, piece.as_bytes());
-        if let Some(copy) = &mut self.copy {
-            copy.push_str(piece);
-        }
-    }
-}
-
-/// Joins the six parts of a canonical request.
-pub(crate) fn canonical_request(
-    method: &str,
-    uri: &str,
-    query: &str,
-    headers: &canonical::Headers,
-    payload_hash: &str,
-) -> String {
-    let mut out = String::with_capacity(
-        method.len()
-            + uri.len()
-            + query.len()
-            + headers.block_and_signed().len()
-            + payload_hash.len()
-            + 4,
-    );
-    write_canonical_request(&mut out, method, uri, query, headers, payload_hash);
-    out
-}
-
-fn write_canonical_request(
-    out: &mut impl Sink,
-    method: &str,
-    uri: &str,
-    query: &str,
-    headers: &canonical::Headers,
-    payload_hash: &str,
-) {
-    for piece in [
-        method,
-        "\n",
-        uri,
-        "\n",
-        query,
-        "\n",
-        headers.block_and_signed(),
-        "\n",
-        payload_hash,
-    ] {
-        out.put(piece);
-    }
-}
-
-/// `ALGORITHM \n DATE \n SCOPE \n hex(sha256(canonical request))`, the
-/// scope being `date/region/service/aws4_request`.
-pub(crate) fn string_to_sign(
-    date: &AmzDate,
-    region: &str,
-    service: &str,
-    canonical_request: &str,
-) -> String {
-    let hash = hex_digest(&Sha256::digest(canonical_request.as_bytes()).into());
-    let mut out = String::with_capacity(
-        ALGORITHM.len() + 16 + 8 + region.len() + service.len() + 12 + 64 + 6,
-    );
-    write_string_to_sign(&mut out, date, region, service, &hash);
-    out
-}
-
-fn write_string_to_sign(
-    out: &mut impl Sink,
-    date: &AmzDate,
-    region: &str,
-    service: &str,
-    canonical_request_hash: &[u8; SIGNATURE_LEN],
-) {
-    write_string_to_sign_head(out, date, region, service);
-    out.put(std::str::from_utf8(canonical_request_hash).unwrap_or_default());
-}
-
-/// The lines of the string to sign before the canonical request's hash.
-fn write_string_to_sign_head(out: &mut impl Sink, date: &AmzDate, region: &str, service: &str) {
-    let date = date.as_str();
-    for piece in [
-        ALGORITHM,
-        "\n",
-        date,
-        "\n",
-        &date[..8],
-        "/",
-        region,
-        "/",
-        service,
-        "/aws4_request\n",
-    ] {
-        out.put(piece);
-    }
-}
-
-/// Lower-case hex digits of a SHA-256 digest or HMAC, on the stack: two per
-/// URL, and `hex::encode` builds a `String` one `char` at a time.
-fn hex_digest(digest: &[u8; 32]) -> [u8; SIGNATURE_LEN] {
-    // Arithmetic rather than a table, so that the compiler can vectorise it.
-    let digit = |n: u8| n + if n < 10 { b'0' } else { b'a' - 10 };
-    let high = digest.map(|b| digit(b >> 4));
-    let low = digest.map(|b| digit(b & 0xf));
-    let mut out = [0u8; SIGNATURE_LEN];
-    for (pair, (&h, &l)) in out.chunks_exact_mut(2).zip(high.iter().zip(&low)) {
-        pair[0] = h;
-        pair[1] = l;
-    }
-    out
 }

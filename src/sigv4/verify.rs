@@ -5,11 +5,10 @@
 
 use super::amz_date::AmzDate;
 use super::canonical;
+use super::constants::{ALGORITHM, MAX_EXPIRES};
 use super::encode;
-use super::sign::{
-    canonical_request, expiry, string_to_sign, Request, Signer, SigningOptions, Trace, ALGORITHM,
-    MAX_EXPIRES,
-};
+use super::sign::{expiry, Request, Signer, SigningOptions, Trace};
+use super::string_to_sign::string_to_sign;
 use hmac::Mac;
 use std::fmt;
 use time::{Duration, OffsetDateTime};
@@ -254,7 +253,7 @@ impl PresignedParams {
             options.double_encode_path,
         );
         let canonical_request =
-            canonical_request(request.method, &uri, &query, &headers, request.payload_hash);
+            canonical::request(request.method, &uri, &query, &headers, request.payload_hash);
         // `parse` made sure the scope's date is the date of `X-Amz-Date`.
         let string_to_sign =
             string_to_sign(&self.date, &self.region, &self.service, &canonical_request);
