@@ -44,8 +44,9 @@ pub struct Fetched {
     pub expires: Option<OffsetDateTime>,
 }
 
-/// The provider the chain chose.
+/// The provider the chain chose. More may come: match with a `_` arm.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Source {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
     Environment(Credentials),
