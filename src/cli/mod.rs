@@ -15,10 +15,11 @@ mod serve;
 mod url;
 
 use args::CliError;
+use presign::s3::{AddressingStyle, Bucket, Endpoint};
 use presign::server::credentials::refresh::{Current, Expiring};
 use presign::server::credentials::{self, Fetched};
 use presign::server::Vars;
-use presign::sigv4::{AmzDate, Signer};
+use presign::sigv4::{AmzDate, Signer, MAX_EXPIRES};
 use std::process::ExitCode;
 
 /// Help text.
@@ -126,6 +127,45 @@ fn credentials(profile: Option<&str>) -> Result<Fetched, CliError> {
         .build()
         .map_err(|e| CliError(format!("credentials: cannot start the async runtime: {e}")))?;
     runtime.block_on(source.fetch_first()).map_err(fail)
+}
+
+/// The bucket, expiry and signing time that `--bucket`, `--region`,
+/// `--endpoint`, `--path-style`, `--expires` (else `default_expires`) and
+/// `--time` (else now) describe.
+fn target(
+    args: &args::Args,
+    bucket_name: &str,
+    region: &str,
+    default_expires: u32,
+) -> Result<(Bucket, u32, time::OffsetDateTime), CliError> {
+    let endpoint = match args.get("endpoint") {
+        Some(url) => Endpoint::parse(url).map_err(|e| CliError(format!("--endpoint: {e}")))?,
+        None => Endpoint::aws(region),
+    };
+    let style = if args.flag("path-style") {
+        AddressingStyle::Path
+    } else {
+        AddressingStyle::VirtualHosted
+    };
+    let bucket = Bucket::new(endpoint, bucket_name, region, style)
+        .map_err(|e| CliError(format!("--bucket: {e}")))?;
+    let expires = match args.get("expires") {
+        None => default_expires,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|e| (1..=MAX_EXPIRES).contains(e))
+            .ok_or_else(|| {
+                CliError(format!(
+                    "--expires {raw}: expected a whole number of seconds from 1 to {MAX_EXPIRES}"
+                ))
+            })?,
+    };
+    let time = match args.get("time") {
+        Some(raw) => parse_time("--time", raw)?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    Ok((bucket, expires, time))
 }
 
 /// A signer for `region` with the chain's credentials, and `expires`

@@ -2,12 +2,9 @@
 //! fields in order) or, with `--html`, as a ready-to-use HTML form.
 
 use super::args::{Args, CliError};
-use super::{parse_time, signer};
-use presign::s3::{
-    AddressingStyle, Bucket, Endpoint, PostRequest, PresignError, PresignedPost,
-    FILENAME_PLACEHOLDER,
-};
-use presign::sigv4::{Condition, MAX_EXPIRES};
+use super::{signer, target};
+use presign::s3::{PostRequest, PresignError, PresignedPost, FILENAME_PLACEHOLDER};
+use presign::sigv4::Condition;
 
 /// S3's largest single upload, the default top of `content-length-range`
 /// when only `--min-bytes` is given.
@@ -110,33 +107,7 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
         conditions.push(Condition::eq(name, value));
     }
     let region = args.get("region").unwrap_or("us-east-1");
-    let endpoint = match args.get("endpoint") {
-        Some(url) => Endpoint::parse(url).map_err(|e| CliError(format!("--endpoint: {e}")))?,
-        None => Endpoint::aws(region),
-    };
-    let style = if args.flag("path-style") {
-        AddressingStyle::Path
-    } else {
-        AddressingStyle::VirtualHosted
-    };
-    let bucket = Bucket::new(endpoint, bucket_name, region, style)
-        .map_err(|e| CliError(format!("--bucket: {e}")))?;
-    let expires = match args.get("expires") {
-        None => 3600,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|e| (1..=MAX_EXPIRES).contains(e))
-            .ok_or_else(|| {
-                CliError(format!(
-                    "--expires {raw}: expected a whole number of seconds from 1 to {MAX_EXPIRES}"
-                ))
-            })?,
-    };
-    let time = match args.get("time") {
-        Some(raw) => parse_time("--time", raw)?,
-        None => time::OffsetDateTime::now_utc(),
-    };
+    let (bucket, expires, time) = target(&args, bucket_name, region, 3600)?;
     let (signer, expires) = signer(args.get("profile"), region, time, expires)?;
     let field_refs: Vec<(&str, &str)> = fields
         .iter()

@@ -1,9 +1,8 @@
 //! `presign url`: one presigned URL on standard output.
 
 use super::args::{header, Args, CliError};
-use super::{parse_time, signer};
-use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest, PresignError};
-use presign::sigv4::MAX_EXPIRES;
+use super::{signer, target};
+use presign::s3::{ObjectRequest, PresignError};
 
 const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "DELETE", "POST"];
 
@@ -37,33 +36,7 @@ pub fn run(args: &[String]) -> Result<String, CliError> {
         )));
     }
     let region = args.get("region").unwrap_or("us-east-1");
-    let endpoint = match args.get("endpoint") {
-        Some(url) => Endpoint::parse(url).map_err(|e| CliError(format!("--endpoint: {e}")))?,
-        None => Endpoint::aws(region),
-    };
-    let style = if args.flag("path-style") {
-        AddressingStyle::Path
-    } else {
-        AddressingStyle::VirtualHosted
-    };
-    let bucket = Bucket::new(endpoint, bucket_name, region, style)
-        .map_err(|e| CliError(format!("--bucket: {e}")))?;
-    let expires = match args.get("expires") {
-        None => 900,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|e| (1..=MAX_EXPIRES).contains(e))
-            .ok_or_else(|| {
-                CliError(format!(
-                    "--expires {raw}: expected a whole number of seconds from 1 to {MAX_EXPIRES}"
-                ))
-            })?,
-    };
-    let time = match args.get("time") {
-        Some(raw) => parse_time("--time", raw)?,
-        None => time::OffsetDateTime::now_utc(),
-    };
+    let (bucket, expires, time) = target(&args, bucket_name, region, 900)?;
     let headers = args
         .all("header")
         .map(header)
