@@ -37,7 +37,7 @@ impl Limits {
             ranged(vars, name, default, 1..=3600, "seconds").map(Duration::from_secs)
         };
         Ok(Limits {
-            rate_per_minute: ranged(vars, "RATE_LIMIT_PER_MINUTE", 60, 0..=1_000_000, "requests")?,
+            rate_per_minute: ranged(vars, "RATE_LIMIT_PER_MINUTE", 60, 0..=u32::MAX, "requests")?,
             max_connections: ranged(vars, "MAX_CONNECTIONS", 1024, 1..=65_536, "connections")?,
             max_connections_per_ip: ranged(
                 vars,
