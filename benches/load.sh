@@ -10,7 +10,9 @@
 #              on. One change: RATE_LIMIT_PER_MINUTE is raised to 4e9, since
 #              all load comes from one IP and the shipped 60/min would answer
 #              nearly everything 429 (cheaper than a presign). The limiter's
-#              lookup still runs on every request.
+#              lookup still runs on every request. Likewise
+#              MAX_CONNECTIONS_PER_IP is raised from 64 to 1024 for the
+#              256-connection run, which all comes from one address.
 #   log-off    default with ACCESS_LOG=off
 #   2-threads  default with WORKER_THREADS=2
 # Each is loaded with POST /api/uploads (the presign endpoint; the bare
@@ -60,7 +62,7 @@ start() { # name port command...
 presign() { # name port VAR=value...
   local name=$1 port=$2
   shift 2
-  start "$name" "$port" env RATE_LIMIT_PER_MINUTE=4000000000 LOCAL_BUCKET_DIR="$WORK/data" "$@" \
+  start "$name" "$port" env RATE_LIMIT_PER_MINUTE=4000000000 MAX_CONNECTIONS_PER_IP=1024 LOCAL_BUCKET_DIR="$WORK/data" "$@" \
     "$BIN" serve --listen "127.0.0.1:$port"
 }
 start bare "$PORT" target/release/examples/bare_hyper "127.0.0.1:$PORT"
