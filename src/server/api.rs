@@ -164,18 +164,44 @@ fn presign(
     let upload = bucket.presign(&current.signer, &put, now, lifetime)?;
     let view_url = view_url(state, &bucket, &current, &key, now)?;
 
-    let mut body = String::with_capacity(256 + key.len() + upload.url.len() + view_url.len());
-    body.push_str("{\"key\":");
-    push_json_string(&mut body, &key);
-    body.push_str(",\"method\":\"PUT\",\"url\":");
-    push_json_string(&mut body, &upload.url);
-    body.push_str(",\"headers\":{");
     // The browser sets Content-Length itself and refuses to be told.
     let client_headers = upload
         .headers
         .iter()
-        .filter(|(name, _)| *name != "content-length");
-    for (i, (name, value)) in client_headers.enumerate() {
+        .filter(|(name, _)| *name != "content-length")
+        .map(|(name, value)| (*name, *value));
+    Ok(upload_created(
+        &key,
+        "PUT",
+        &upload.url,
+        ("headers", client_headers),
+        upload.expires_at,
+        &view_url,
+    ))
+}
+
+/// The `201` answer of both kinds of upload, never cached: `{"key",
+/// "method", "url", <name>: {…}, "expiresAt", "viewUrl"}`, where `<name>`
+/// is what the client sends with the file (PUT headers, POST fields).
+pub(super) fn upload_created<'a>(
+    key: &str,
+    method: &str,
+    url: &str,
+    (name, pairs): (&str, impl Iterator<Item = (&'a str, &'a str)>),
+    expires_at: OffsetDateTime,
+    view_url: &str,
+) -> Response<Body> {
+    let mut body = String::with_capacity(1024 + key.len() + url.len() + view_url.len());
+    body.push_str("{\"key\":");
+    push_json_string(&mut body, key);
+    body.push_str(",\"method\":");
+    push_json_string(&mut body, method);
+    body.push_str(",\"url\":");
+    push_json_string(&mut body, url);
+    body.push(',');
+    push_json_string(&mut body, name);
+    body.push_str(":{");
+    for (i, (name, value)) in pairs.enumerate() {
         if i > 0 {
             body.push(',');
         }
@@ -184,15 +210,15 @@ fn presign(
         push_json_string(&mut body, value);
     }
     body.push_str("},\"expiresAt\":\"");
-    push_rfc3339(&mut body, upload.expires_at);
+    push_rfc3339(&mut body, expires_at);
     body.push_str("\",\"viewUrl\":");
-    push_json_string(&mut body, &view_url);
+    push_json_string(&mut body, view_url);
     body.push('}');
     let mut response = respond(StatusCode::CREATED, "application/json", body);
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 /// A GET URL of `key`, for the page to show what was stored; it lives

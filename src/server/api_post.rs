@@ -6,14 +6,13 @@
 //! declared size (`content-length-range` from `size` to `size`), and asks
 //! for S3's `201` XML answer.
 
-use super::api::{push_rfc3339, view_url};
+use super::api::{upload_created, view_url};
 use super::api_error::ApiError;
-use super::http::{push_json_string, respond, Body};
+use super::http::Body;
 use super::state::State;
 use crate::s3::PostRequest;
 use crate::sigv4::Condition;
-use hyper::header::{HeaderValue, CACHE_CONTROL};
-use hyper::{Response, StatusCode};
+use hyper::Response;
 use time::OffsetDateTime;
 
 /// The `201` answer: `{"key", "method": "POST", "url", "fields",
@@ -48,28 +47,13 @@ pub fn presign(
     let lifetime = current.lifetime(policy.expires_seconds, now)?;
     let form = bucket.presign_post(&current.signer, &request, now, lifetime)?;
     let view_url = view_url(state, &bucket, &current, &key, now)?;
-    let mut body = String::with_capacity(1024 + view_url.len());
-    body.push_str("{\"key\":");
-    push_json_string(&mut body, &key);
-    body.push_str(",\"method\":\"POST\",\"url\":");
-    push_json_string(&mut body, &form.url);
-    body.push_str(",\"fields\":{");
-    for (i, (name, value)) in form.fields.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        push_json_string(&mut body, name);
-        body.push(':');
-        push_json_string(&mut body, value);
-    }
-    body.push_str("},\"expiresAt\":\"");
-    push_rfc3339(&mut body, form.expires_at);
-    body.push_str("\",\"viewUrl\":");
-    push_json_string(&mut body, &view_url);
-    body.push('}');
-    let mut response = respond(StatusCode::CREATED, "application/json", body);
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    let fields = form.fields.iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
+    Ok(upload_created(
+        &key,
+        "POST",
+        &form.url,
+        ("fields", fields),
+        form.expires_at,
+        &view_url,
+    ))
 }
