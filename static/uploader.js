@@ -16,6 +16,8 @@
 // open shadow root, styles come from uploader.css next to this module, and
 // every element is cloned from the row <template> and styled by classes only.
 
+import { prepareFile } from './prepare.js';
+
 const CONCURRENCY = 3;  // uploads in flight at once
 const MAX_RETRIES = 3;  // automatic retries of a transient failure (network, 5xx, 429)
 const CORS_DOC = 'https://github.com/presign/presign/blob/main/README.md#cors-for-a-real-bucket';
@@ -83,6 +85,7 @@ const MARKUP = `
       <p class="meta"><span class="size"></span><span class="status"></span></p>
       <div class="meter"><progress max="100" value="0"></progress><span class="pct">0%</span></div>
       <p class="upload-error" hidden></p>
+      <p class="upload-note" hidden></p>
       <p class="upload-hint" hidden></p>
       <p class="result" hidden><code class="upload-key"></code><button class="copy-key quiet" type="button">Copy key</button></p>
     </div>
@@ -177,16 +180,39 @@ async function addFiles(fileList) {
   } catch (err) {
     cfgError = { message: `Upload settings could not be loaded (${err.message})`, ...hint('config') };
   }
-  for (const file of files) {
+  // Rows appear at once, in order; each starts once prepared (prepare.js).
+  await Promise.all(files.map(async file => {
     const item = createItem(file);
-    const refused = cfg ? refusal(file, cfg) : cfgError;
+    let refused = cfgError;
+    if (cfg) {
+      setState(item, 'preparing', { status: 'Reading the file…' });
+      const ready = await prepareFile(file, cfg).catch(err => ({
+        file, refusal: { message: `This file could not be read (${err.message})`, ...hint('network') },
+      }));
+      if (item.state !== 'preparing') return;  // cancelled meanwhile
+      item.file = ready.file;
+      showNote(item, ready);
+      refused = ready.refusal || refusal(item.file, cfg);
+      if (!refused) setState(item, 'waiting');
+    }
     if (refused) {
       setState(item, 'refused', refused);
       announce(`${file.name} not sent: ${refused.message}`);
       emit('upload-error', { name: file.name, message: refused.message });
     }
+    pump();
+  }));
+}
+
+// What preparing did to the file (typed by its contents, resized), under its name.
+function showNote(item, { note, resized }) {
+  const el = $('.upload-note', item.row);
+  el.textContent = note || '';
+  el.hidden = !note;
+  if (resized) {
+    $('.size', item.row).textContent = `${formatBytes(resized.from)} → ${formatBytes(resized.to)}`;
+    announce(`${item.file.name} resized from ${formatBytes(resized.from)} to ${formatBytes(resized.to)}`);
   }
-  pump();
 }
 
 function createItem(file) {
@@ -219,6 +245,7 @@ function createItem(file) {
 // retry may help; `counted`: part of the overall progress. A refused file was never
 // sent (its type or size is not allowed): it looks failed, but retrying cannot help.
 const STATES = {
+  preparing: { badge: 'Preparing', active: true, counted: true },
   waiting: { badge: 'Waiting', active: true, counted: true },
   uploading: { badge: 'Uploading', active: true, counted: true },
   done: { badge: 'Uploaded', counted: true },

@@ -30,7 +30,7 @@ const UPLOADER: &[u8] = include_bytes!("../../static/uploader.js");
 /// version (attributes, events, `--presign-*` properties): a later
 /// incompatible element would be `/uploader-v2.js`, and `-v1` kept. Both
 /// carry their content hash as ETag and are revalidated on every use.
-const FILES: [(&str, &str, &[u8], Sharing); 5] = [
+const FILES: [(&str, &str, &[u8], Sharing); 8] = [
     (
         "/",
         "text/html; charset=utf-8",
@@ -43,6 +43,26 @@ const FILES: [(&str, &str, &[u8], Sharing); 5] = [
         "/uploader.css",
         CSS,
         include_bytes!("../../static/uploader.css"),
+        Sharing::AnyOrigin,
+    ),
+    // Modules uploader.js imports (by relative URL, so from whichever
+    // origin it came).
+    (
+        "/prepare.js",
+        JS,
+        include_bytes!("../../static/prepare.js"),
+        Sharing::AnyOrigin,
+    ),
+    (
+        "/sniff.js",
+        JS,
+        include_bytes!("../../static/sniff.js"),
+        Sharing::AnyOrigin,
+    ),
+    (
+        "/resize.js",
+        JS,
+        include_bytes!("../../static/resize.js"),
         Sharing::AnyOrigin,
     ),
     (
