@@ -330,13 +330,20 @@ impl Config {
         };
         let p = &self.policy;
         format!(
-            "storage: {storage}\nuploads: types {}; max {} bytes; URLs valid {} s; keys under {:?}; if-none-match {}\n\
+            "storage: {storage}\nuploads: types {}; max {} bytes; URLs valid {} s; keys under {:?}; if-none-match {}; {}\n\
              limits: {} uploads/min per IP; {} connections; api token {}",
             p.allowed_types.join(", "),
             p.max_bytes,
             p.expires_seconds,
             p.key_prefix,
             if p.if_none_match { "on" } else { "off" },
+            match &self.resize {
+                None => "page resizing off".to_owned(),
+                Some(r) => format!(
+                    "page resizes to {} pixels at quality {}%",
+                    r.max_pixels, r.quality_percent
+                ),
+            },
             self.limits.rate_per_minute,
             self.limits.max_connections,
             if self.api_token.is_some() { "required" } else { "off" },
