@@ -26,7 +26,12 @@ function oneAtATime(work) {
   return turn;
 }
 
-const formatBytes = n => (n < 1024 ** 2 ? `${+(n / 1024).toFixed(1)} KB` : `${+(n / 1024 ** 2).toFixed(1)} MB`);
+// As uploader.js writes sizes.
+function formatBytes(n) {
+  if (n < 1024) return `${n} bytes`;
+  const [value, unit] = n < 1024 ** 2 ? [n / 1024, 'KB'] : [n / 1024 ** 2, 'MB'];
+  return `${+value.toFixed(1)} ${unit}`;
+}
 
 /**
  * Resolves to `{ file, refusal, note }`: `file` typed by its contents (and
@@ -74,7 +79,8 @@ export async function prepareFile(file, cfg) {
   }
   if (!fitted) return { file: typed, note };
   typed = fitted.file;
-  note = `${note ? `${note} ` : ''}Resized from ${fitted.fromWidth}×${fitted.fromHeight} to ${fitted.width}×${fitted.height} `
-    + `(${formatBytes(file.size)} → ${formatBytes(typed.size)}) to fit this site’s limits; its metadata, such as camera and location, was removed.`;
+  const as = typed.type === type ? '' : ` as ${kindOf(typed.type).replace(/^an? /, '').replace(/ image$/, '')}`;
+  note = `${note ? `${note} ` : ''}Resized from ${fitted.fromWidth}×${fitted.fromHeight} to ${fitted.width}×${fitted.height}${as} `
+    + 'to fit this site’s limits; its metadata, such as camera and location, was removed.';
   return { file: typed, note, resized: { from: file.size, to: typed.size } };
 }
