@@ -30,7 +30,7 @@ thread_local! {
 /// takes `unsafe` (`ReadBufCursor::as_mut` and `advance`). Instead, each
 /// read goes into this thread's scratch buffer and is copied into hyper's
 /// with the safe `put_slice`: one `memcpy` of what the socket returned,
-/// a small part of the system call that returned it (README, "Speed").
+/// a small part of the system call that returned it (README, "Benchmarks").
 #[derive(Debug)]
 pub struct TokioIo<S> {
     inner: S,
