@@ -47,16 +47,16 @@ impl Graceful {
 }
 
 impl Watcher {
-    /// Drives `connection` to its end. Once shutdown begins,
+    /// Drives `connection` (pinned by the caller, so that it is not
+    /// moved into this future too) to its end. Once shutdown begins,
     /// `graceful_shutdown` asks it to finish (hyper's own: the request in
     /// flight is answered, no new one read), and it is driven on until it
     /// has.
     pub async fn serve<C: Future>(
         mut self,
-        connection: C,
+        mut connection: Pin<&mut C>,
         graceful_shutdown: impl FnOnce(Pin<&mut C>),
     ) -> C::Output {
-        let mut connection = pin!(connection);
         let stopping = pin!(async {
             // An error means the sender is gone: stopping too.
             let _ = self.stop.changed().await;

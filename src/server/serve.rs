@@ -131,16 +131,20 @@ async fn serve(
             let state = state.clone();
             async move { Ok::<_, Infallible>(super::routes::handle(request, &state, client).await) }
         });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer)
-            .header_read_timeout(header_timeout)
-            .max_buf_size(MAX_BUFFER_BYTES)
-            .serve_connection(
-                TokioIo::new(WriteTimeout::new(stream, write_timeout)),
-                service,
-            );
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            // Made and pinned inside the task, and lent to the watcher: a
+            // connection moved into the task, or into `serve`, is stored in
+            // the task twice (1,136 bytes per connection this way; 2,432
+            // moved in twice, 1,784 with hyper-util's watcher).
+            let connection = pin!(http1::Builder::new()
+                .timer(TokioTimer)
+                .header_read_timeout(header_timeout)
+                .max_buf_size(MAX_BUFFER_BYTES)
+                .serve_connection(
+                    TokioIo::new(WriteTimeout::new(stream, write_timeout)),
+                    service,
+                ));
             // Errors here are clients going away or timing out: not ours.
             let _ = watcher
                 .serve(connection, |connection| connection.graceful_shutdown())
