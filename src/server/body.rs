@@ -5,10 +5,18 @@
 
 use super::config::Limits;
 use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
-use hyper::body::{Frame, Incoming};
+use hyper::body::{Body, Frame, Incoming};
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The next frame of `body`, or `None` at its end.
+pub fn next_frame<B: Body + Unpin>(
+    body: &mut B,
+) -> impl Future<Output = Option<Result<Frame<B::Data>, B::Error>>> + '_ {
+    poll_fn(move |cx| Pin::new(&mut *body).poll_frame(cx))
+}
 
 /// Why a body could not be read.
 #[derive(Debug)]
@@ -57,7 +65,7 @@ impl Pace {
 
     /// The next frame of `body`, or `None` at its end.
     pub async fn next(&mut self, body: &mut Incoming) -> Result<Option<Frame<Bytes>>, BodyError> {
-        match tokio::time::timeout_at(self.deadline(), body.frame()).await {
+        match tokio::time::timeout_at(self.deadline(), next_frame(body)).await {
             Err(_) => Err(BodyError::TooSlow),
             Ok(None) => Ok(None),
             Ok(Some(Err(_))) => Err(BodyError::Malformed),

@@ -2,27 +2,80 @@
 //! body that streams a file.
 
 use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::{Frame, SizeHint};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
+use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
 
-/// Every response body: in memory or streamed from a file.
-pub type Body = BoxBody<Bytes, std::io::Error>;
+/// Every response body: bytes in memory (sent as one frame; none for an
+/// empty body), or a file streamed in chunks ([`FileBody`]).
+///
+/// One enum instead of a boxed trait object: no allocation per response,
+/// and no dependency for the box (hyper's `Body` trait is all it needs).
+pub struct Body(Kind);
+
+enum Kind {
+    /// Taken out by the first frame; empty from then on.
+    Bytes(Bytes),
+    File(FileBody),
+}
 
 /// A body held in memory.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Body(Kind::Bytes(bytes.into()))
 }
 
 /// No body.
 pub fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
+    Body(Kind::Bytes(Bytes::new()))
+}
+
+impl From<FileBody> for Body {
+    fn from(file: FileBody) -> Self {
+        Body(Kind::File(file))
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match &mut self.get_mut().0 {
+            Kind::Bytes(bytes) if bytes.is_empty() => Poll::Ready(None),
+            Kind::Bytes(bytes) => Poll::Ready(Some(Ok(Frame::data(std::mem::take(bytes))))),
+            Kind::File(file) => Pin::new(file).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            Kind::Bytes(bytes) => bytes.is_empty(),
+            Kind::File(file) => file.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.0 {
+            Kind::Bytes(bytes) => SizeHint::with_exact(bytes.len() as u64),
+            Kind::File(file) => file.size_hint(),
+        }
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Kind::Bytes(bytes) => write!(f, "Body({} bytes in memory)", bytes.len()),
+            Kind::File(file) => write!(f, "Body({} bytes of a file to send)", file.remaining),
+        }
+    }
 }
 
 /// A response with a body and a content type.
@@ -170,6 +223,46 @@ impl hyper::body::Body for FileBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::body::Body as _;
+    use std::future::poll_fn;
+
+    /// The data frames of `body` until its end, checking what it says of
+    /// itself before each.
+    fn frames(mut body: Body) -> Vec<Bytes> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut out = Vec::new();
+        loop {
+            let left = body.size_hint().exact().unwrap();
+            assert_eq!(body.is_end_stream(), left == 0);
+            let frame = runtime.block_on(poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)));
+            match frame {
+                None => return out,
+                Some(frame) => out.push(frame.unwrap().into_data().unwrap()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_body_is_one_frame_and_an_empty_one_none() {
+        assert_eq!(frames(full("hello")), vec![Bytes::from("hello")]);
+        assert!(frames(empty()).is_empty());
+        assert!(frames(full("")).is_empty());
+    }
+
+    #[test]
+    fn a_file_body_streams_the_file_in_chunks() {
+        let path = std::env::temp_dir().join(format!("presign-file-body-{}", std::process::id()));
+        let content: Vec<u8> = (0..FILE_CHUNK_BYTES * 2 + 5).map(|i| i as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = tokio::fs::File::from_std(std::fs::File::open(&path).unwrap());
+        let chunks = frames(FileBody::new(file, content.len() as u64).into());
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks.concat(), content);
+    }
 
     #[test]
     fn json_strings_are_escaped() {

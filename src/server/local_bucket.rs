@@ -16,7 +16,6 @@ use super::s3_error::S3Error;
 use super::sniff::PrefixCheck;
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::sigv4::{verify_presigned, Received, VerifyOptions, UNSIGNED_PAYLOAD};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use hyper::{Method, Request, Response};
@@ -261,7 +260,7 @@ async fn get(head: bool, path: &Path, key: &str) -> Result<Response<Body>, S3Err
     let body = if head {
         empty()
     } else {
-        FileBody::new(file, len).boxed()
+        FileBody::new(file, len).into()
     };
     let mut response = Response::new(body);
     let headers = response.headers_mut();

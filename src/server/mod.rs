@@ -5,6 +5,7 @@
 //! | [`config`] | environment, `.env` and AWS profile files into a [`Config`] |
 //! | [`credentials`] | the AWS credential chain (env, profile, container, IMDS) and its refresh |
 //! | `serve` | [`Server`] and [`run`]: start (credentials, local bucket), accept loop, connection cap, graceful shutdown |
+//! | `rt`, `graceful` | hyper over tokio: socket I/O and timers (no `unsafe`), connections told to finish on shutdown |
 //! | `connection` | per-address connection cap and its answer, write timeout, buffer size |
 //! | `routes` | `match (method, path)`, security headers, the access log's entry |
 //! | `access_log` | lines into a bounded buffer, written to stderr in batches by a thread |
@@ -50,6 +51,7 @@ mod connection;
 mod cors;
 pub mod credentials;
 mod form;
+mod graceful;
 mod hosts;
 mod http;
 mod keys;
@@ -57,6 +59,7 @@ mod local_bucket;
 mod post_upload;
 mod rate_limit;
 mod routes;
+mod rt;
 mod s3_error;
 mod serve;
 mod sniff;

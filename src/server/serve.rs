@@ -5,16 +5,15 @@
 use super::api::rfc3339;
 use super::config::Config;
 use super::connection::{over_cap_response, PerAddressCap, WriteTimeout, MAX_BUFFER_BYTES};
+use super::graceful::{unless_stopped, Graceful};
+use super::rt::{TokioIo, TokioTimer};
 use super::state::State;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
-use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -103,15 +102,15 @@ async fn serve(
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let state = Arc::new(state);
     let over_cap = over_cap_response();
-    let graceful = GracefulShutdown::new();
+    let graceful = Graceful::new();
     let mut shutdown = pin!(shutdown);
     loop {
-        let permit = match unless_shutdown(permits.clone().acquire_owned(), shutdown.as_mut()).await
+        let permit = match unless_stopped(permits.clone().acquire_owned(), shutdown.as_mut()).await
         {
             Some(Ok(permit)) => permit,
             Some(Err(_)) | None => break,
         };
-        let (stream, client) = match unless_shutdown(listener.accept(), shutdown.as_mut()).await {
+        let (stream, client) = match unless_stopped(listener.accept(), shutdown.as_mut()).await {
             Some(Ok(accepted)) => accepted,
             Some(Err(e)) => {
                 // Usually out of file descriptors: back off, don't spin.
@@ -132,18 +131,24 @@ async fn serve(
             let state = state.clone();
             async move { Ok::<_, Infallible>(super::routes::handle(request, &state, client).await) }
         });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .max_buf_size(MAX_BUFFER_BYTES)
-            .serve_connection(
-                TokioIo::new(WriteTimeout::new(stream, write_timeout)),
-                service,
-            );
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
+            // Made and pinned inside the task, and lent to the watcher: a
+            // connection moved into the task, or into `serve`, is stored in
+            // the task twice (1,136 bytes per connection this way; 2,432
+            // moved in twice, 1,784 with hyper-util's watcher).
+            let connection = pin!(http1::Builder::new()
+                .timer(TokioTimer)
+                .header_read_timeout(header_timeout)
+                .max_buf_size(MAX_BUFFER_BYTES)
+                .serve_connection(
+                    TokioIo::new(WriteTimeout::new(stream, write_timeout)),
+                    service,
+                ));
             // Errors here are clients going away or timing out: not ours.
-            let _ = connection.await;
+            let _ = watcher
+                .serve(connection, |connection| connection.graceful_shutdown())
+                .await;
             drop((permit, slot));
         });
     }
@@ -158,19 +163,4 @@ async fn serve(
         );
     }
     Ok(())
-}
-
-/// `work`'s output, or `None` once `shutdown` has completed.
-async fn unless_shutdown<T>(
-    work: impl Future<Output = T>,
-    mut shutdown: Pin<&mut impl Future<Output = ()>>,
-) -> Option<T> {
-    let mut work = pin!(work);
-    poll_fn(|cx| {
-        if shutdown.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        work.as_mut().poll(cx).map(Some)
-    })
-    .await
 }

@@ -8,11 +8,13 @@
 //! timeouts are not, so a missing endpoint fails in seconds.
 
 use crate::s3::Endpoint;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use crate::server::body::next_frame;
+use crate::server::http::empty;
+use crate::server::rt::TokioIo;
+use bytes::{Bytes, BytesMut};
+use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::fmt;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -119,14 +121,12 @@ async fn send_once(
             request = request.header(*name, *value);
         }
         let request = request
-            .body(Empty::<Bytes>::new())
+            .body(empty())
             .map_err(|e| Failure::Io(format!("bad request: {e}")))?;
         let (parts, body) = sender.send_request(request).await?.into_parts();
-        let body = Limited::new(body, MAX_BODY)
-            .collect()
+        let body = read_at_most(body, MAX_BODY)
             .await
-            .map_err(|e| Failure::Io(format!("reading the answer: {e}")))?
-            .to_bytes();
+            .map_err(|e| Failure::Io(format!("reading the answer: {e}")))?;
         Ok::<_, Failure>(Answer {
             status: parts.status,
             body,
@@ -135,6 +135,21 @@ async fn send_once(
     tokio::time::timeout(READ_TIMEOUT, exchange)
         .await
         .map_err(|_| Failure::ReadTimeout)?
+}
+
+/// The whole of `body`, or an error past `max` bytes.
+async fn read_at_most(mut body: Incoming, max: usize) -> Result<Bytes, String> {
+    let mut out = BytesMut::new();
+    while let Some(frame) = next_frame(&mut body).await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > max {
+                return Err("length limit exceeded".into());
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
 }
 
 impl From<hyper::Error> for Failure {
