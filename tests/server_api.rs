@@ -289,11 +289,37 @@ fn the_page_is_served_with_security_headers_and_etag() {
     let etag = r.header("etag").unwrap().to_owned();
     let again = get(&s, "/", &[("If-None-Match", &etag)]);
     assert_eq!(again.status, 304);
-    for (path, kind) in [("/app.js", "text/javascript"), ("/style.css", "text/css")] {
+    let page_only = get(&s, "/style.css", &[]);
+    assert_eq!(page_only.status, 200);
+    assert!(page_only
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/css"));
+    assert_eq!(page_only.header("access-control-allow-origin"), None);
+    // The element other sites embed: loadable from any origin, revalidated by ETag.
+    for (path, kind, file) in [
+        ("/uploader.js", "text/javascript", "uploader.js"),
+        ("/uploader-v1.js", "text/javascript", "uploader.js"),
+        ("/uploader.css", "text/css", "uploader.css"),
+    ] {
         let r = get(&s, path, &[]);
-        assert_eq!(r.status, 200);
-        assert!(r.header("content-type").unwrap().starts_with(kind));
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.header("content-type").unwrap().starts_with(kind),
+            "{path}"
+        );
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{path}");
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{path}");
+        let on_disk = std::fs::read(format!("{}/static/{file}", env!("CARGO_MANIFEST_DIR")));
+        assert_eq!(r.body, on_disk.unwrap(), "{path}");
+        let etag = r.header("etag").unwrap().to_owned();
+        assert_eq!(
+            get(&s, path, &[("If-None-Match", &etag)]).status,
+            304,
+            "{path}"
+        );
     }
+    assert_eq!(get(&s, "/app.js", &[]).status, 404);
     assert_eq!(get(&s, "/healthz", &[]).text(), "ok");
 }
 

@@ -129,7 +129,7 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
   const response = await page.goto(url);
   assert.equal(response.status(), 200);
   assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/);
-  await page.waitForFunction(() => !/Checking/.test(document.querySelector('#limits').textContent));
+  await page.waitForFunction(() => !/Checking/.test(document.querySelector('presign-uploader')?.shadowRoot?.querySelector('#limits')?.textContent ?? 'Checking'));
   return {
     context,
     page,
@@ -205,6 +205,28 @@ export const SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="1
 
 // ---- driving the page ------------------------------------------------------
 
+/**
+ * In the page: whether the focused element, looked up through open shadow
+ * roots (document.activeElement is only the <presign-uploader> host), matches
+ * `selector`.
+ */
+export function focusedMatches(page, selector) {
+  return page.evaluate(sel => {
+    let el = document.activeElement;
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+    return !!el?.matches(sel);
+  }, selector);
+}
+
+/** In the page: the computed outline style of the focused element, through shadow roots. */
+export function focusedOutlineStyle(page) {
+  return page.evaluate(() => {
+    let el = document.activeElement;
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+    return getComputedStyle(el).outlineStyle;
+  });
+}
+
 /** Drops files on the drop zone the way a browser does: dragenter, dragover, drop. */
 export async function dropFiles(page, files) {
   const payload = files.map(f => ({ name: f.name, type: f.mimeType, base64: f.buffer.toString('base64') }));
@@ -214,9 +236,10 @@ export async function dropFiles(page, files) {
       const bytes = Uint8Array.from(atob(f.base64), c => c.charCodeAt(0));
       transfer.items.add(new File([bytes], f.name, { type: f.type }));
     }
-    const zone = document.querySelector('#drop-zone');
+    const zone = document.querySelector('presign-uploader').shadowRoot.querySelector('#drop-zone');
+    // Composed, as the browser's own drag events are: they leave the shadow root.
     for (const type of ['dragenter', 'dragover', 'drop']) {
-      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, composed: true, dataTransfer: transfer }));
     }
   }, payload);
 }
