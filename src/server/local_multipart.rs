@@ -440,3 +440,49 @@ pub fn sweep(dir: &Path, max_age: Duration, now: SystemTime) -> usize {
     }
     removed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_removes_only_uploads_no_url_can_reach() {
+        let bucket = std::env::temp_dir().join(format!("presign-sweep-{}", std::process::id()));
+        let uploads = bucket.join(TMP_DIR).join(UPLOADS_DIR);
+        let now = SystemTime::now();
+        let now_secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let day = Duration::from_secs(86_400);
+        for (id, created) in [("old", now_secs - 86_401), ("new", now_secs - 86_399)] {
+            std::fs::create_dir_all(uploads.join(id)).unwrap();
+            std::fs::write(
+                uploads.join(id).join(UPLOAD_FILE),
+                format!("k\n{created}\n"),
+            )
+            .unwrap();
+            std::fs::write(uploads.join(id).join("1.abcd"), b"part").unwrap();
+        }
+        // A create cut short has no record: its directory's time counts
+        // (just made, so it stays).
+        std::fs::create_dir_all(uploads.join("cut")).unwrap();
+        assert_eq!(sweep(&bucket, day, now), 1);
+        assert!(!uploads.join("old").exists());
+        assert!(uploads.join("new").join("1.abcd").exists());
+        assert!(uploads.join("cut").exists());
+        assert_eq!(sweep(&bucket, day, now + 2 * day), 2);
+        assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0);
+        std::fs::remove_dir_all(&bucket).unwrap();
+    }
+
+    #[test]
+    fn only_queries_naming_an_upload_are_multipart() {
+        assert!(is_multipart(Some("uploads")));
+        assert!(is_multipart(Some("uploads=&X-Amz-Date=1")));
+        assert!(is_multipart(Some("partNumber=1&uploadId=abc")));
+        assert!(!is_multipart(Some("X-Amz-Date=1&uploadsx=1")));
+        assert!(!is_multipart(Some("partNumber=1")));
+        assert!(!is_multipart(None));
+    }
+}
