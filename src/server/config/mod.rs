@@ -6,10 +6,12 @@
 mod access;
 pub(crate) mod files;
 mod limits;
+pub mod multipart;
 pub mod policy;
 
 pub use access::ApiToken;
 pub use limits::Limits;
+pub use multipart::Multipart;
 pub use policy::{is_media_type, UploadPolicy};
 
 use super::credentials::{Profile, Source};
@@ -52,6 +54,8 @@ pub struct Config {
     pub storage: Storage,
     /// What may be uploaded.
     pub policy: UploadPolicy,
+    /// Multipart uploads: threshold, part size, ticket key.
+    pub multipart: Multipart,
     /// Protection.
     pub limits: Limits,
     /// Origins besides this server's own that may call `POST /api/uploads`
@@ -281,6 +285,7 @@ impl Config {
             listen,
             storage,
             policy: UploadPolicy::load(vars)?,
+            multipart: Multipart::load(vars)?,
             limits: Limits::load(vars)?,
             allowed_origins: access::allowed_origins(vars)?,
             allowed_hosts: access::allowed_hosts(vars)?,
@@ -326,12 +331,21 @@ impl Config {
         let p = &self.policy;
         format!(
             "storage: {storage}\nuploads: types {}; max {} bytes; URLs valid {} s; keys under {:?}; if-none-match {}\n\
-             limits: {} uploads/min per IP; {} connections; api token {}",
+             multipart: above {} bytes, parts of {} bytes, tickets valid {} s{}\n\
+             limits: {} API requests/min per IP; {} connections; api token {}",
             p.allowed_types.join(", "),
             p.max_bytes,
             p.expires_seconds,
             p.key_prefix,
             if p.if_none_match { "on" } else { "off" },
+            self.multipart.threshold_bytes,
+            self.multipart.part_bytes,
+            self.multipart.ticket_seconds,
+            if self.multipart.generated_ticket_key {
+                ", key generated for this run"
+            } else {
+                ""
+            },
             self.limits.rate_per_minute,
             self.limits.max_connections,
             if self.api_token.is_some() { "required" } else { "off" },
