@@ -83,7 +83,7 @@ export function apiClient(endpoint, headers = {}) {
       response = await fetchPatiently(new URL(path, endpoint).href, init, options);
     } catch (err) {
       if (err.code === 'network') {
-        throw new RequestError('Could not reach the upload server', { code: 'server', transient: true });
+        throw Object.assign(new RequestError('Could not reach the upload server', { code: 'server', transient: true }), { source: 'api' });
       }
       throw err;
     }
@@ -91,12 +91,12 @@ export function apiClient(endpoint, headers = {}) {
     const body = await response.json().catch(() => ({}));
     // The API's message already says what to do; nothing is added to it.
     const message = body.message || `The upload server answered ${response.status} ${response.statusText}`.trim();
-    throw new RequestError(message, {
+    throw Object.assign(new RequestError(message, {
       status: response.status,
       code: body.error || String(response.status),
       transient: response.status === 429 || response.status >= 500,
       retryAfter: retryAfterSeconds(response.headers.get('retry-after')),
-    });
+    }), { source: 'api', said: !!body.message });
   }
   return {
     /** POSTs `fields` form-encoded to `path`; resolves to the JSON answer. */
@@ -138,5 +138,5 @@ export function storageError(status, body, retryAfter = '') {
     code,
     transient: status >= 500 || status === 429 || expired || TRANSIENT_S3.has(code),
     retryAfter: retryAfterSeconds(retryAfter),
-  }), { expired, detail });
+  }), { source: 'storage', expired, detail });
 }

@@ -27,7 +27,8 @@ export function fileIdentity(file) {
  * `record`, when given, is a saved unfinished upload of this file to go on
  * with. Callbacks: `onProgress(bytes)` (sent so far, across parts),
  * `onStatus(text)` (a wait or retry worth showing, '' when it is over),
- * `onRecord(record | null)` (save this to resume later / forget it).
+ * `onRecord(record | null, uploadId)` (save this to resume later / forget
+ * the record of `uploadId`: done or aborted).
  */
 export class MultipartUpload {
   #upload = null;   // { key, ticket, uploadId, partSize, partCount, viewUrl, expiresAt }
@@ -110,7 +111,7 @@ export class MultipartUpload {
         throw storageError(response.status, await response.text(), response.headers.get('retry-after'));
       }
     }, signal);
-    this.onRecord(null);
+    this.onRecord(null, this.#upload.uploadId);
   }
 
   async #go(signal) {
@@ -119,7 +120,7 @@ export class MultipartUpload {
     this.#rate = { bytes: 0, since: Date.now() };
     await this.#sendParts(signal);
     const done = await this.#complete(signal);
-    this.onRecord(null);
+    this.onRecord(null, this.#upload.uploadId);
     return done;
   }
 
@@ -169,7 +170,7 @@ export class MultipartUpload {
     const { key, ticket, partSize, partCount, viewUrl, expiresAt } = created;
     this.#upload = { key, ticket, uploadId, partSize, partCount, viewUrl, expiresAt };
     this.#makeParts();
-    this.onRecord(this.record);
+    this.onRecord(this.record, uploadId);
     if (signal.aborted) throw abortError();
   }
 

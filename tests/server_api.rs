@@ -301,6 +301,11 @@ fn the_page_is_served_with_security_headers_and_etag() {
         ("/uploader.js", "text/javascript", "uploader.js"),
         ("/uploader-v1.js", "text/javascript", "uploader.js"),
         ("/uploader.css", "text/css", "uploader.css"),
+        ("/api.js", "text/javascript", "api.js"),
+        ("/batch.js", "text/javascript", "batch.js"),
+        ("/multipart.js", "text/javascript", "multipart.js"),
+        ("/resume.js", "text/javascript", "resume.js"),
+        ("/s3-xml.js", "text/javascript", "s3-xml.js"),
     ] {
         let r = get(&s, path, &[]);
         assert_eq!(r.status, 200, "{path}");
