@@ -264,3 +264,32 @@ test('a 200 answer to complete that holds an <Error> is not taken for success', 
     await file.remove();
   }
 });
+
+test('an unfinished upload offered after a reload can be discarded: it is aborted, and nothing is left', { timeout: 120_000 }, async t => {
+  const session = await openPage(browser, server.url, { log: m => t.diagnostic(m) });
+  const { page } = session;
+  page.on('dialog', dialog => dialog.accept());
+  const buffer = makeBigPng(24 * MiB);  // 3 parts
+  const file = await tempFile('forgotten.png', buffer);
+  try {
+    const seen = watch(page);
+    const before = await listFiles(server.bucketDir);
+    // Part 1 goes through; the others are held until the reload.
+    await page.route('**/s3/**', route => (partNumber(route.request()) > 1 ? undefined : route.fallback()));
+    await page.setInputFiles('#file-input', file.path);
+    await until(() => seen.stored.length === 1, 'part 1 stored');
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await page.reload();
+    const offer = page.locator('.resumable-item', { hasText: 'forgotten.png' });
+    await offer.locator('.resumable-discard').click();
+    await offer.waitFor({ state: 'detached' });
+    assert.ok(await page.locator('#resumable').isHidden());
+    assert.equal(seen.answers.find(a => a.call === 'abort')?.status, 204);
+    await bucketBecomes(before, 'the discarded upload left files behind');
+    assert.equal(await page.evaluate(key => localStorage.getItem(key), RECORDS), null);
+    session.check();
+  } finally {
+    await session.close();
+    await file.remove();
+  }
+});
