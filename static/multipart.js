@@ -25,7 +25,9 @@ export function fileIdentity(file) {
 /**
  * A multipart upload of `file` through the API `client` (see api.js).
  * `record`, when given, is a saved unfinished upload of this file to go on
- * with. Callbacks: `onProgress(bytes)` (sent so far, across parts),
+ * with. `identity` names the file in the record (default: `file`'s own name,
+ * size, last-modified time and type; the file as picked, when `file` is a
+ * resized copy of it). Callbacks: `onProgress(bytes)` (sent so far, across parts),
  * `onStatus(text)` (a wait or retry worth showing, '' when it is over),
  * `onRecord(record | null, uploadId)` (save this to resume later / forget
  * the record of `uploadId`: done or aborted).
@@ -42,8 +44,9 @@ export class MultipartUpload {
   #lifeMs = 0;      // how long the last part URLs were valid for
   #rate = { bytes: 0, since: 0 };
 
-  constructor(file, client, { record = null, limit = PART_LIMIT, retryDelays = RETRY_DELAYS, onProgress, onStatus, onRecord } = {}) {
+  constructor(file, client, { record = null, identity = null, limit = PART_LIMIT, retryDelays = RETRY_DELAYS, onProgress, onStatus, onRecord } = {}) {
     Object.assign(this, { file, client, limit, retryDelays });
+    this.identity = identity ?? fileIdentity(file);
     this.onProgress = onProgress ?? (() => {});
     this.onStatus = onStatus ?? (() => {});
     this.onRecord = onRecord ?? (() => {});
@@ -68,7 +71,7 @@ export class MultipartUpload {
   /** What resume.js keeps to continue after a reload. */
   get record() {
     const { key, ticket, uploadId, partSize, partCount, viewUrl, expiresAt } = this.#upload;
-    return { ...fileIdentity(this.file), key, ticket, uploadId, partSize, partCount, viewUrl, expiresAt };
+    return { ...this.identity, uploadSize: this.file.size, key, ticket, uploadId, partSize, partCount, viewUrl, expiresAt };
   }
 
   /**

@@ -23,8 +23,10 @@
 
 import { apiClient } from './api.js';
 import { BatchSigner } from './batch.js';
-import { MultipartUpload } from './multipart.js';
+import { MultipartUpload, fileIdentity } from './multipart.js';
 import { ResumeStore } from './resume.js';
+
+import { prepareFile } from './prepare.js';
 
 const CONCURRENCY = 3;  // uploads in flight at once
 const MAX_RETRIES = 3;  // automatic retries of a transient failure (network, 5xx, 429)
@@ -100,6 +102,7 @@ const MARKUP = `
       <p class="meta"><span class="size"></span><span class="status"></span></p>
       <div class="meter"><progress max="100" value="0"></progress><span class="pct">0%</span></div>
       <p class="upload-error" hidden></p>
+      <p class="upload-note" hidden></p>
       <p class="upload-hint" hidden></p>
       <p class="result" hidden><code class="upload-key"></code><button class="copy-key quiet" type="button">Copy key</button></p>
     </div>
@@ -224,28 +227,61 @@ async function addFiles(fileList) {
   } catch (err) {
     cfgError = { message: `Upload settings could not be loaded (${err.message})`, ...hint('config') };
   }
-  for (const file of files) {
+  // Rows appear at once, in order; each starts once prepared (prepare.js).
+  await Promise.all(files.map(async file => {
     const item = createItem(file, cfg);
-    const refused = cfg ? refusal(file, cfg) : cfgError;
+    let refused = cfgError;
+    if (cfg) {
+      setState(item, 'preparing', { status: 'Reading the file…' });
+      const ready = await prepareFile(file, cfg).catch(err => ({
+        file, refusal: { message: `This file could not be read (${err.message})`, ...hint('network') },
+      }));
+      if (item.state !== 'preparing') return;  // cancelled meanwhile
+      item.file = ready.file;
+      planUpload(item, file, cfg);
+      showNote(item, ready);
+      refused = ready.refusal || refusal(item.file, cfg);
+      if (!refused) setState(item, 'waiting');
+    }
     if (refused) {
       setState(item, 'refused', refused);
       announce(`${file.name} not sent: ${refused.message}`);
       emit('upload-error', { name: file.name, message: refused.message });
     }
-  }
+    pump();
+  }));
   renderResumable();
-  pump();
+}
+
+// Over the threshold (once prepared): a multipart upload, going on with an
+// unfinished one of this file when one is kept and no other row has it.
+// Records name the file as picked, which is what a person picks again.
+function planUpload(item, picked, cfg) {
+  item.multipart = !!cfg.multipartThresholdBytes && item.file.size > cfg.multipartThresholdBytes;
+  item.identity = fileIdentity(picked);
+  const kept = item.multipart ? resumeStore.find(picked) : null;
+  const usable = kept && kept.uploadSize === item.file.size
+    && !items.some(i => i !== item && i.record?.uploadId === kept.uploadId);
+  item.record = usable ? kept : null;
+}
+
+// What preparing did to the file (typed by its contents, resized), under its name.
+function showNote(item, { note, resized }) {
+  const el = $('.upload-note', item.row);
+  el.textContent = note || '';
+  el.hidden = !note;
+  if (resized) {
+    $('.size', item.row).textContent = `${formatBytes(resized.from)} → ${formatBytes(resized.to)}`;
+    announce(`${item.file.name} resized from ${formatBytes(resized.from)} to ${formatBytes(resized.to)}`);
+  }
 }
 
 function createItem(file, cfg) {
   const row = template.content.firstElementChild.cloneNode(true);
   const item = { file, row, state: 'waiting', loaded: 0, attempt: 0, run: null, timer: 0, milestone: 0 };
-  // Over the threshold: a multipart upload, going on with an unfinished one of this file if kept.
-  item.multipart = !!cfg?.multipartThresholdBytes && file.size > cfg.multipartThresholdBytes;
-  const kept = item.multipart ? resumeStore.find(file) : null;
-  item.record = kept && !items.some(i => i.record?.uploadId === kept.uploadId) ? kept : null;
   // A big file gets no thumbnail: decoding it (or downloading it back) would cost more than it shows.
-  item.preview = file.type.startsWith('image/') && !item.multipart ? URL.createObjectURL(file) : '';
+  const big = !!cfg?.multipartThresholdBytes && file.size > cfg.multipartThresholdBytes;
+  item.preview = file.type.startsWith('image/') && !big ? URL.createObjectURL(file) : '';
   const img = $('img', row);
   img.addEventListener('error', () => row.classList.add('no-preview'));
   if (item.preview) img.src = item.preview; else row.classList.add('no-preview');
@@ -276,6 +312,7 @@ function createItem(file, cfg) {
 // retry may help; `counted`: part of the overall progress. A refused file was never
 // sent (its type or size is not allowed): it looks failed, but retrying cannot help.
 const STATES = {
+  preparing: { badge: 'Preparing', active: true, counted: true },
   waiting: { badge: 'Waiting', active: true, counted: true },
   uploading: { badge: 'Uploading', active: true, counted: true },
   paused: { badge: 'Paused', active: true, counted: true },
@@ -436,6 +473,7 @@ async function startMultipart(item, run) {
   announce(`${item.file.name}: uploading`);
   item.upload ??= new MultipartUpload(item.file, client, {
     record: item.record,
+    identity: item.identity,
     onProgress: bytes => { if (item.state === 'uploading') progress(item, bytes); },
     onStatus: text => { if (item.state === 'uploading') $('.status', item.row).textContent = text; },
     onRecord: (record, uploadId) => {

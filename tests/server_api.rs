@@ -70,6 +70,33 @@ fn config_describes_the_policy() {
             "image/avif"
         ])
     );
+    assert_eq!(
+        body["resize"],
+        serde_json::Value::Null,
+        "resizing is opt-in"
+    );
+}
+
+#[test]
+fn config_announces_resizing_and_heic_when_configured() {
+    let s = TestServer::start(&[
+        ("UPLOAD_RESIZE_MAX_PIXELS", "12000000"),
+        ("UPLOAD_RESIZE_QUALITY", "80"),
+        ("UPLOAD_ALLOWED_TYPES", "image/jpeg,image/heic,image/heif"),
+    ]);
+    let body = json(&get(&s, "/api/config", &[]));
+    assert_eq!(
+        body["resize"],
+        serde_json::json!({"maxPixels": 12_000_000, "quality": 0.8})
+    );
+    assert_eq!(
+        body["allowedTypes"],
+        serde_json::json!(["image/jpeg", "image/heic", "image/heif"])
+    );
+    // A HEIC upload gets a .heic key.
+    let r = post_form(&s, "filename=IMG_0001.HEIC&type=image%2Fheic&size=10", &[]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(json(&r)["key"].as_str().unwrap().ends_with(".heic"));
 }
 
 #[test]
@@ -306,6 +333,9 @@ fn the_page_is_served_with_security_headers_and_etag() {
         ("/multipart.js", "text/javascript", "multipart.js"),
         ("/resume.js", "text/javascript", "resume.js"),
         ("/s3-xml.js", "text/javascript", "s3-xml.js"),
+        ("/prepare.js", "text/javascript", "prepare.js"),
+        ("/sniff.js", "text/javascript", "sniff.js"),
+        ("/resize.js", "text/javascript", "resize.js"),
     ] {
         let r = get(&s, path, &[]);
         assert_eq!(r.status, 200, "{path}");

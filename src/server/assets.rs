@@ -38,7 +38,7 @@ const fn module(
 /// version (attributes, events, `--presign-*` properties): a later
 /// incompatible element would be `/uploader-v2.js`, and `-v1` kept. Both
 /// carry their content hash as ETag and are revalidated on every use.
-const FILES: [(&str, &str, &[u8], Sharing); 10] = [
+const FILES: [(&str, &str, &[u8], Sharing); 13] = [
     (
         "/",
         "text/html; charset=utf-8",
@@ -57,6 +57,26 @@ const FILES: [(&str, &str, &[u8], Sharing); 10] = [
         "/uploader.css",
         CSS,
         include_bytes!("../../static/uploader.css"),
+        Sharing::AnyOrigin,
+    ),
+    // Modules uploader.js imports (by relative URL, so from whichever
+    // origin it came).
+    (
+        "/prepare.js",
+        JS,
+        include_bytes!("../../static/prepare.js"),
+        Sharing::AnyOrigin,
+    ),
+    (
+        "/sniff.js",
+        JS,
+        include_bytes!("../../static/sniff.js"),
+        Sharing::AnyOrigin,
+    ),
+    (
+        "/resize.js",
+        JS,
+        include_bytes!("../../static/resize.js"),
         Sharing::AnyOrigin,
     ),
     (

@@ -6,7 +6,8 @@
 //!
 //! A `PUT` streams the body into a temporary file, syncs it, then moves it
 //! into place in one step, so readers see the whole object or none, and a
-//! cut connection leaves nothing behind.
+//! cut connection leaves nothing behind. Its first bytes must not be
+//! recognisably another type than its `Content-Type` (`sniff`).
 
 use super::body::Pace;
 use super::config::multipart::MAX_SINGLE_PUT_BYTES;
@@ -14,6 +15,7 @@ use super::config::UploadPolicy;
 use super::http::{empty, Body, FileBody};
 use super::keys::{is_storable, TMP_DIR};
 use super::s3_error::S3Error;
+use super::sniff::PrefixCheck;
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::sigv4::{verify_presigned, Received, VerifyOptions, UNSIGNED_PAYLOAD};
 use http_body_util::BodyExt;
@@ -124,6 +126,13 @@ async fn put(
     }
     // One PUT takes at most 5 GiB, as on S3; larger objects go multipart.
     let max = state.config.policy.max_bytes.min(MAX_SINGLE_PUT_BYTES);
+    let mut content = PrefixCheck::new(
+        request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -136,7 +145,7 @@ async fn put(
     tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
     let mut body = request.into_body();
     let mut pace = Pace::new(&state.config.limits);
-    let etag = super::spool::spool(&mut body, &mut pace, &tmp, max)
+    let etag = super::spool::spool(&mut body, &mut pace, &tmp, max, Some(&mut content))
         .await?
         .etag();
     place(dir, &tmp, path, exclusive).await?;

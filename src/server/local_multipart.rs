@@ -233,7 +233,7 @@ async fn upload_part(
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
     let mut body = request.into_body();
     let mut pace = Pace::new(&state.config.limits);
-    let spooled = spool(&mut body, &mut pace, &tmp, max).await?;
+    let spooled = spool(&mut body, &mut pace, &tmp, max, None).await?;
     let etag = spooled.etag();
     {
         let _placing = PLACING.lock().unwrap_or_else(|p| p.into_inner());

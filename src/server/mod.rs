@@ -17,8 +17,9 @@
 //! | `local_multipart`, `multipart_xml` | the local bucket's multipart calls: parts in temporary files, completed by one atomic rename, abandoned uploads swept; their XML |
 //! | `spool` | a `PUT` or part body into a temporary file, hashed, disk writes overlapping network reads |
 //! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
+//! | `sniff` | what an object's first bytes are, and whether they contradict its signed type (the local bucket refuses that) |
 //! | `api_error`, `s3_error` | every JSON error of the API and every S3 XML error of the local bucket: one table each |
-//! | `assets` | the page from `static/`, embedded, with its CSP |
+//! | `assets` | the page and the `<presign-uploader>` module from `static/`, embedded, with its CSP and CORS |
 //! | `keys` | object keys for uploads, unguessable, without a system call each |
 //! | `rate_limit`, `form`, `http`, `state` | the small parts they share |
 //!
@@ -66,6 +67,7 @@ mod rate_limit;
 mod routes;
 mod s3_error;
 mod serve;
+mod sniff;
 mod spool;
 mod state;
 mod ticket;

@@ -10,6 +10,7 @@
 use super::body::{BodyError, Pace};
 use super::local_bucket::TempFile;
 use super::s3_error::S3Error;
+use super::sniff::PrefixCheck;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
@@ -42,12 +43,14 @@ enum Message {
 
 /// Writes `body` into `tmp` (created here) and syncs it. More than `max`
 /// bytes stops it with `EntityTooLarge`; a cut or broken body with
-/// `IncompleteBody`, a slow one with `RequestTimeout`.
+/// `IncompleteBody`, a slow one with `RequestTimeout`; first bytes that
+/// `content` finds to be another type than signed with `ContentMismatch`.
 pub async fn spool(
     body: &mut Incoming,
     pace: &mut Pace,
     tmp: &TempFile,
     max: u64,
+    mut content: Option<&mut PrefixCheck>,
 ) -> Result<Spooled, S3Error> {
     // Created here, not in the writer: once this future is dropped (the
     // client went away) and the guard has removed the path, nothing may
@@ -79,7 +82,12 @@ pub async fn spool(
         loop {
             let frame = match pace.next(body).await {
                 Ok(Some(frame)) => frame,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    if let Some(check) = content.as_mut() {
+                        check.finish().map_err(S3Error::ContentMismatch)?;
+                    }
+                    return Ok(());
+                }
                 Err(BodyError::Malformed) => return Err(S3Error::IncompleteBody),
                 Err(BodyError::TooSlow | BodyError::TooLarge) => {
                     return Err(S3Error::RequestTimeout)
@@ -89,6 +97,9 @@ pub async fn spool(
                 received += data.len() as u64;
                 if received > max {
                     return Err(S3Error::EntityTooLarge);
+                }
+                if let Some(check) = content.as_mut() {
+                    check.feed(&data).map_err(S3Error::ContentMismatch)?;
                 }
                 if tx.send(Message::Data(data)).await.is_err() {
                     // The writer failed; its error is the answer.

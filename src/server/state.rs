@@ -2,7 +2,7 @@
 
 use super::access_log::AccessLog;
 use super::assets::Assets;
-use super::config::{Config, Storage};
+use super::config::{Config, Resize, Storage};
 use super::credentials::refresh::{self, LiveSigner};
 use super::credentials::Source;
 use super::hosts::AllowedHosts;
@@ -130,12 +130,13 @@ impl State {
             .collect();
         let config_json = format!(
             "{{\"maxBytes\":{},\"allowedTypes\":[{}],\"expiresSeconds\":{},\
-             \"multipartThresholdBytes\":{},\"multipartPartBytes\":{}}}",
+             \"multipartThresholdBytes\":{},\"multipartPartBytes\":{},\"resize\":{}}}",
             policy.max_bytes,
             types.join(","),
             policy.expires_seconds,
             config.multipart.threshold_bytes,
             config.multipart.part_bytes,
+            Resize::json(config.resize.as_ref())
         );
         Ok(State {
             limiter: RateLimiter::new(config.limits.rate_per_minute),

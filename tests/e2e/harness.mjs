@@ -4,7 +4,7 @@
 // the same test runs against the built-in local bucket (read back from disk)
 // or a real S3-compatible bucket on another origin (read back over HTTP).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -344,4 +344,46 @@ export async function runUploadScenario({ page, readObject }) {
   assert.match(await page.locator('#overall').textContent(), /^3 of 3 uploaded/);
   assert.equal(new Set(results.map(r => r.key)).size, 3, 'every upload gets its own key');
   return results;
+}
+
+// ---- fixtures from packaged tools --------------------------------------------
+
+// Pillow (pinned; .ci/run installs it into this virtualenv) and Debian's heif-enc.
+const PYTHON = process.env.E2E_PYTHON || join(REPO, 'target', 'e2e-venv', 'bin', 'python');
+const FIXTURES = join(REPO, 'tests', 'e2e', 'fixtures.py');
+
+async function inTempDir(work) {
+  const dir = await mkdtemp(join(tmpdir(), 'presign-e2e-fixture-'));
+  try {
+    return await work(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A fixture made by fixtures.py: `kind` is rotated-jpeg or animated-gif, at least `minBytes` long. */
+export function makeFixture(kind, minBytes) {
+  return inTempDir(async dir => {
+    const out = join(dir, 'fixture');
+    execFileSync(PYTHON, [FIXTURES, kind, out, String(minBytes)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return readFile(out);
+  });
+}
+
+/** What fixtures.py decodes from image bytes: format, size, frames, EXIF tags, top and bottom colours. */
+export function describeImage(bytes) {
+  return inTempDir(async dir => {
+    const file = join(dir, 'image');
+    await writeFile(file, bytes);
+    return JSON.parse(execFileSync(PYTHON, [FIXTURES, 'describe', file], { encoding: 'utf8' }));
+  });
+}
+
+/** A real HEIC photo: `png` encoded by libheif's heif-enc (Debian libheif-examples). */
+export function makeHeic(png) {
+  return inTempDir(async dir => {
+    await writeFile(join(dir, 'in.png'), png);
+    execFileSync('heif-enc', ['-q', '60', '-o', join(dir, 'out.heic'), join(dir, 'in.png')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return readFile(join(dir, 'out.heic'));
+  });
 }

@@ -11,8 +11,11 @@
 // uncaught errors and CSP violations. Screenshots go to target/e2e-screenshots/.
 //
 // Files: upload.test.mjs (journey, paste, automatic retry, cancel, keyboard, screenshots),
-// limits.test.mjs (refused files), expiry.test.mjs (expired link, retry);
-// harness.mjs holds the shared server, browser and scenario helpers.
+// limits.test.mjs (refused files), expiry.test.mjs (expired link, retry),
+// content.test.mjs (typed by content, HEIC), resize.test.mjs (fitting big images),
+// embed.test.mjs (<presign-uploader> on another site), cors.test.mjs, post_form.test.mjs;
+// harness.mjs holds the shared server, browser, fixture and scenario helpers
+// (fixtures.py makes images with Pillow; heif-enc makes HEIC).
 import assert from 'node:assert/strict';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';

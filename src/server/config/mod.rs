@@ -8,11 +8,13 @@ pub(crate) mod files;
 mod limits;
 pub mod multipart;
 pub mod policy;
+mod resize;
 
 pub use access::ApiToken;
 pub use limits::Limits;
 pub use multipart::Multipart;
 pub use policy::{is_media_type, UploadPolicy};
+pub use resize::Resize;
 
 use super::credentials::{Profile, Source};
 use crate::s3::{AddressingStyle, Bucket, Endpoint};
@@ -58,6 +60,8 @@ pub struct Config {
     pub multipart: Multipart,
     /// Protection.
     pub limits: Limits,
+    /// Whether and how the page shrinks oversized images before uploading.
+    pub resize: Option<Resize>,
     /// Origins besides this server's own that may call `POST /api/uploads`
     /// (answered with CORS headers).
     pub allowed_origins: Vec<String>,
@@ -287,6 +291,7 @@ impl Config {
             policy: UploadPolicy::load(vars)?,
             multipart: Multipart::load(vars)?,
             limits: Limits::load(vars)?,
+            resize: Resize::load(vars)?,
             allowed_origins: access::allowed_origins(vars)?,
             allowed_hosts: access::allowed_hosts(vars)?,
             api_token: access::api_token(vars)?,

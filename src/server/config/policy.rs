@@ -17,6 +17,12 @@ pub const ACTIVE_TYPES: &[&str] = &[
     "application/pdf",
 ];
 
+/// Image types the server knows (key extension, type of a key) but leaves
+/// off by default: HEIC/HEIF, what phones save, which most browsers cannot
+/// display. `UPLOAD_ALLOWED_TYPES` may list them; the page then uploads
+/// them as they are, and otherwise explains how to export a JPEG.
+pub const OPT_IN_IMAGE_TYPES: &[&str] = &["image/heic", "image/heif"];
+
 const DEFAULT_TYPES: &[&str] = &[
     "image/jpeg",
     "image/png",
@@ -151,6 +157,8 @@ impl UploadPolicy {
             "gif" => "image/gif",
             "webp" => "image/webp",
             "avif" => "image/avif",
+            "heic" => "image/heic",
+            "heif" => "image/heif",
             "svg" => "image/svg+xml",
             "txt" => "text/plain",
             _ => "application/octet-stream",
