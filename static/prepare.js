@@ -3,13 +3,35 @@
 // server does not take in a way a person can act on, and fit an oversized
 // image under the limits when the server allows it (resize.js).
 import { RESIZABLE, fitImage } from './resize.js';
-import { isAnimated, isSniffable, kindOf, readPrefix, sniffType } from './sniff.js';
+import { hasSignature, isAnimated, kindOf, readPrefix, sniffType } from './sniff.js';
 
 const HEIC_HINT = 'This is a HEIC photo, the format iPhones save by default. Export it as JPEG and choose that: '
   + 'on an iPhone, set Settings → Camera → Formats → Most Compatible, or share the photo and pick Options → Most Compatible; '
   + 'on a Mac, open it in Preview and choose File → Export → JPEG; on Windows, open it in Photos and Save as JPEG.';
 
-const formatBytes = n => (n < 1024 ** 2 ? `${+(n / 1024).toFixed(1)} KB` : `${+(n / 1024 ** 2).toFixed(1)} MB`);
+// HEIC and HEIF are one container under two names: a file is sent under
+// the name the server takes (its own name first).
+function heicName(found, declared, allowed) {
+  const names = ['image/heic', 'image/heif'];
+  if (!names.includes(found)) return found;
+  return [declared, found, ...names].find(name => names.includes(name) && allowed.includes(name)) || found;
+}
+
+// Decoding a camera photo takes about 4 bytes a pixel (48 MB for 12 MP):
+// images are fitted one after another, not all at once.
+let fitting = Promise.resolve();
+function oneAtATime(work) {
+  const turn = fitting.then(work);
+  fitting = turn.catch(() => {});
+  return turn;
+}
+
+// As uploader.js writes sizes.
+function formatBytes(n) {
+  if (n < 1024) return `${n} bytes`;
+  const [value, unit] = n < 1024 ** 2 ? [n / 1024, 'KB'] : [n / 1024 ** 2, 'MB'];
+  return `${+value.toFixed(1)} ${unit}`;
+}
 
 /**
  * Resolves to `{ file, refusal, note }`: `file` typed by its contents (and
@@ -25,17 +47,17 @@ export async function prepareFile(file, cfg) {
   let type = declared;
   let note = '';
   if (found.startsWith('image/')) {
-    type = found;
-    if (declared && declared !== found) note = `Uploaded as ${kindOf(found)}: that is what its contents are, whatever its name says.`;
+    type = heicName(found, declared, cfg.allowedTypes);
+    if (declared && declared !== type) note = `Uploaded as ${kindOf(found)}: that is what its contents are, whatever its name says.`;
   } else if (found && found !== declared) {
     return refuse(`This file is ${kindOf(found)}, not ${declared ? kindOf(declared) : 'an image'}`, 'content',
       'Its name says one thing and its contents another. Choose the image itself.');
-  } else if (!found && isSniffable(declared)) {
+  } else if (!found && hasSignature(declared)) {
     return refuse(`This file’s contents are not ${kindOf(declared)}`, 'content',
       'It may be damaged, or renamed from another kind of file. Choose the image itself.');
   }
   if ((type === 'image/heic' || type === 'image/heif') && !cfg.allowedTypes.includes(type)) {
-    return refuse(`HEIC photos cannot be uploaded here`, 'heic', HEIC_HINT);
+    return refuse(`${type === 'image/heif' ? 'HEIF' : 'HEIC'} photos cannot be uploaded here`, 'heic', HEIC_HINT);
   }
   let typed = type === file.type ? file : new File([file], file.name, { type, lastModified: file.lastModified });
   const resize = cfg.resize;
@@ -50,14 +72,15 @@ export async function prepareFile(file, cfg) {
   }
   let fitted;
   try {
-    fitted = await fitImage(typed, { maxBytes: cfg.maxBytes, maxPixels: resize.maxPixels, quality: resize.quality });
+    fitted = await oneAtATime(() => fitImage(typed, { maxBytes: cfg.maxBytes, maxPixels: resize.maxPixels, quality: resize.quality }));
   } catch (err) {
     return refuse(`This image could not be made small enough (${err.message})`, 'size',
       'Make the image smaller or compress it, then choose it again.');
   }
   if (!fitted) return { file: typed, note };
   typed = fitted.file;
-  note = `${note ? `${note} ` : ''}Resized from ${fitted.fromWidth}×${fitted.fromHeight} to ${fitted.width}×${fitted.height} `
-    + `(${formatBytes(file.size)} → ${formatBytes(typed.size)}) to fit this site’s limits; its metadata, such as camera and location, was removed.`;
+  const as = typed.type === type ? '' : ` as ${kindOf(typed.type).replace(/^an? /, '').replace(/ image$/, '')}`;
+  note = `${note ? `${note} ` : ''}Resized from ${fitted.fromWidth}×${fitted.fromHeight} to ${fitted.width}×${fitted.height}${as} `
+    + 'to fit this site’s limits; its metadata, such as camera and location, was removed.';
   return { file: typed, note, resized: { from: file.size, to: typed.size } };
 }

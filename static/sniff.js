@@ -82,7 +82,11 @@ export function kindOf(type) {
   return KINDS[type] || (type ? `a file of type ${type}` : 'a file of unknown type');
 }
 
-/** Whether `type` is one whose signature sniffType knows. */
-export function isSniffable(type) {
-  return type in KINDS;
+/**
+ * Whether a file of `type` always starts with a signature sniffType knows,
+ * so bytes without it contradict the type. Not SVG and HTML: text may start
+ * with a long comment.
+ */
+export function hasSignature(type) {
+  return type in KINDS && type !== 'image/svg+xml' && type !== 'text/html';
 }

@@ -236,12 +236,11 @@ async function addFiles(fileList) {
       const ready = await prepareFile(file, cfg).catch(err => ({
         file, refusal: { message: `This file could not be read (${err.message})`, ...hint('network') },
       }));
-      if (item.state !== 'preparing') return;  // cancelled meanwhile
-      item.file = ready.file;
+      item.file = ready.file;  // also for a Retry after Cancel
       planUpload(item, file, cfg);
       showNote(item, ready);
       refused = ready.refusal || refusal(item.file, cfg);
-      if (!refused) setState(item, 'waiting');
+      if (!refused && item.state === 'preparing') setState(item, 'waiting');
     }
     if (refused) {
       setState(item, 'refused', refused);

@@ -335,7 +335,7 @@ impl Config {
         };
         let p = &self.policy;
         format!(
-            "storage: {storage}\nuploads: types {}; max {} bytes; URLs valid {} s; keys under {:?}; if-none-match {}\n\
+            "storage: {storage}\nuploads: types {}; max {} bytes; URLs valid {} s; keys under {:?}; if-none-match {}; {}\n\
              multipart: above {} bytes, parts of {} bytes, tickets valid {} s{}\n\
              limits: {} API requests/min per IP; {} connections; api token {}",
             p.allowed_types.join(", "),
@@ -343,6 +343,13 @@ impl Config {
             p.expires_seconds,
             p.key_prefix,
             if p.if_none_match { "on" } else { "off" },
+            match &self.resize {
+                None => "page resizing off".to_owned(),
+                Some(r) => format!(
+                    "page resizes to {} pixels at quality {}%",
+                    r.max_pixels, r.quality_percent
+                ),
+            },
             self.multipart.threshold_bytes,
             self.multipart.part_bytes,
             self.multipart.ticket_seconds,

@@ -175,3 +175,23 @@ pub fn is_media_type(value: &str) -> bool {
     };
     matches!(value.split_once('/'), Some((t, s)) if token(t) && token(s))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heic_and_heif_are_known_but_off_by_default() {
+        for (key, ty) in [("a/IMG_1.heic", "image/heic"), ("b.HEIF", "image/heif")] {
+            assert_eq!(UploadPolicy::content_type_of(key), ty);
+            assert_eq!(
+                UploadPolicy::extension(ty),
+                key.rsplit('.').next().unwrap().to_ascii_lowercase()
+            );
+        }
+        for ty in OPT_IN_IMAGE_TYPES {
+            assert!(!DEFAULT_TYPES.contains(ty), "{ty}");
+            assert!(is_media_type(ty));
+        }
+    }
+}
