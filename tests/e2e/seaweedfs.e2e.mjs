@@ -18,6 +18,10 @@
 // viewUrl the server signed), or for another origin (the page shows its CORS
 // hint and nothing is stored). The page and the bucket are different origins
 // (different ports), so the browser enforces CORS as it would against S3.
+// Files over the multipart threshold go multipart there: a part whose
+// connection is cut is sent again, a cancel aborts the upload (SeaweedFS then
+// lists no unfinished upload), and a reload mid-upload is resumed through
+// SeaweedFS's own ListParts.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
