@@ -16,6 +16,19 @@ export const PART_LIMIT = 4;
 export const RETRY_DELAYS = [1000, 2000, 4000, 8000, 16000];
 /** Part numbers per signing request: the API's own limit. */
 const MAX_SIGN_BATCH = 100;
+/** A part PUT with no progress for this long is cut and retried (a stalled connection). */
+export const STALL_MS = 60_000;
+
+/** Resolves at once when the browser thinks it is online, else at its next `online` event. */
+function whenOnline(signal) {
+  if (globalThis.navigator?.onLine !== false) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => { signal.removeEventListener('abort', stop); resolve(); };
+    const stop = () => { globalThis.removeEventListener('online', done); reject(abortError()); };
+    globalThis.addEventListener('online', done, { once: true });
+    signal.addEventListener('abort', stop, { once: true });
+  });
+}
 
 /** The fields of a record that identify the file it belongs to. */
 export function fileIdentity(file) {
@@ -145,12 +158,26 @@ export class MultipartUpload {
         return result;
       } catch (err) {
         if (signal.aborted) throw abortError();
+        if (await this.#waitedForNetwork(err, signal)) {
+          tries--;
+          continue;
+        }
         if (!err.transient || tries >= this.retryDelays.length) throw err;
         const delay = err.retryAfter ? err.retryAfter * 1000 : this.retryDelays[tries] * (0.75 + Math.random() / 2);
         this.onStatus(`${err.message}; retrying in ${Math.max(1, Math.round(delay / 1000))} s`);
         await sleep(delay, signal);
       }
     }
+  }
+
+  // Offline (a tunnel, a dead zone): a failure is not counted as a try; the
+  // network is waited for instead. Returns whether it waited.
+  async #waitedForNetwork(err, signal) {
+    if (!err.transient || globalThis.navigator?.onLine !== false) return false;
+    this.onStatus('Offline: the upload goes on when the connection is back');
+    await whenOnline(signal);
+    this.onStatus('');
+    return true;
   }
 
   async #create(signal) {
@@ -261,6 +288,10 @@ export class MultipartUpload {
         part.url = '';  // a retry is signed afresh: the URL may be what failed (expired)
         this.onProgress(this.loaded);
         if (signal.aborted) throw abortError();
+        if (await this.#waitedForNetwork(err, signal)) {
+          tries--;
+          continue;
+        }
         if (!err.transient || tries >= this.retryDelays.length) throw err;
         const delay = err.retryAfter ? err.retryAfter * 1000 : this.retryDelays[tries] * (0.75 + Math.random() / 2);
         this.onStatus(`Part ${part.number}: ${err.message}; retrying in ${Math.max(1, Math.round(delay / 1000))} s`);
@@ -323,12 +354,22 @@ export class MultipartUpload {
       const xhr = new XMLHttpRequest();
       const stop = () => xhr.abort();
       signal.addEventListener('abort', stop, { once: true });
+      // A connection that stops moving without failing is cut, so the part is sent again.
+      let moved = Date.now();
+      let stalled = false;
+      const watchdog = setInterval(() => {
+        if (Date.now() - moved < STALL_MS) return;
+        stalled = true;
+        xhr.abort();
+      }, Math.min(5_000, STALL_MS));
       const settle = (fn, value) => {
+        clearInterval(watchdog);
         signal.removeEventListener('abort', stop);
         fn(value);
       };
       xhr.open(part.method || 'PUT', url);
       xhr.upload.addEventListener('progress', e => {
+        moved = Date.now();
         part.loaded = Math.min(e.loaded, part.size);
         this.onProgress(this.loaded);
       });
@@ -344,7 +385,9 @@ export class MultipartUpload {
       xhr.addEventListener('error', () => settle(reject, Object.assign(
         new RequestError('The connection was lost', { code: 'network', transient: true }), { url },
       )));
-      xhr.addEventListener('abort', () => settle(reject, abortError()));
+      xhr.addEventListener('abort', () => settle(reject, stalled
+        ? new RequestError('The connection stalled', { code: 'network', transient: true })
+        : abortError()));
       xhr.send(this.file.slice(part.start, part.start + part.size));
     });
   }

@@ -231,6 +231,33 @@ export function makeBigPng(bytes) {
   return Buffer.concat([small.subarray(0, small.length - 12), head, data, crc, iend]);
 }
 
+/**
+ * Holds the part PUTs to `url` (a route pattern) whose part number is over
+ * `upTo`: they never reach the storage. `cut()` aborts the held ones, as a
+ * dropped connection would, and stops holding. Call it before a reload, so
+ * that no held part is let through to the storage afterwards.
+ */
+export async function holdParts(page, url, upTo) {
+  const held = [];
+  // A held request's handler stays running until cut: one that returned
+  // without handling its route could let the request through later.
+  const handler = route => {
+    const request = route.request();
+    const part = Number(new URL(request.url()).searchParams.get('partNumber'));
+    if (request.method() !== 'PUT' || part <= upTo) return route.fallback();
+    return new Promise(release => held.push({ route, release }));
+  };
+  await page.route(url, handler);
+  return {
+    async cut() {
+      const cutting = held.splice(0);
+      await Promise.all(cutting.map(({ route }) => route.abort('connectionreset').catch(() => {})));
+      cutting.forEach(({ release }) => release());
+      await page.unroute(url, handler);
+    },
+  };
+}
+
 /** Writes `buffer` to a fresh temporary file called `name`; returns its path and a remover. */
 export async function tempFile(name, buffer) {
   const dir = await mkdtemp(join(tmpdir(), 'presign-e2e-file-'));

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  launchBrowser, listFiles, makeBigPng, openPage, readRow, row, sleep, startLocalServer, tempFile, waitForState,
+  holdParts, launchBrowser, listFiles, makeBigPng, openPage, readRow, row, sleep, startLocalServer, tempFile, waitForState,
 } from './harness.mjs';
 
 const MiB = 1024 * 1024;
@@ -132,8 +132,8 @@ test('after a reload mid-upload, the file picked again sends only the parts not 
     page.on('response', async response => {
       if (new URL(response.url()).pathname === '/api/multipart') created.push(await response.json());
     });
-    // Parts 1 and 2 go through; the later ones are held until the reload cuts them off.
-    await page.route('**/s3/**', route => (partNumber(route.request()) > 2 ? undefined : route.fallback()));
+    // Parts 1 and 2 go through; the later ones are held, then cut just before the reload.
+    const holder = await holdParts(page, '**/s3/**', 2);
     await page.setInputFiles('#file-input', file.path);
     await until(() => seen.stored.length === 2, 'parts 1 and 2 stored');
     assert.deepEqual([...seen.stored].sort(), [1, 2]);
@@ -143,7 +143,7 @@ test('after a reload mid-upload, the file picked again sends only the parts not 
     assert.equal(kept[0].name, 'video-still.png');
     assert.equal(kept[0].size, buffer.length);
 
-    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await holder.cut();
     await page.reload();
     const puts = seen.puts.length;
     const offer = page.locator('.resumable-item', { hasText: 'video-still.png' });
@@ -275,10 +275,10 @@ test('an unfinished upload offered after a reload can be discarded: it is aborte
     const seen = watch(page);
     const before = await listFiles(server.bucketDir);
     // Part 1 goes through; the others are held until the reload.
-    await page.route('**/s3/**', route => (partNumber(route.request()) > 1 ? undefined : route.fallback()));
+    const holder = await holdParts(page, '**/s3/**', 1);
     await page.setInputFiles('#file-input', file.path);
     await until(() => seen.stored.length === 1, 'part 1 stored');
-    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await holder.cut();
     await page.reload();
     const offer = page.locator('.resumable-item', { hasText: 'forgotten.png' });
     await offer.locator('.resumable-discard').click();
@@ -287,6 +287,37 @@ test('an unfinished upload offered after a reload can be discarded: it is aborte
     assert.equal(seen.answers.find(a => a.call === 'abort')?.status, 204);
     await bucketBecomes(before, 'the discarded upload left files behind');
     assert.equal(await page.evaluate(key => localStorage.getItem(key), RECORDS), null);
+    session.check();
+  } finally {
+    await session.close();
+    await file.remove();
+  }
+});
+
+test('offline mid-upload: the parts wait for the network and the upload finishes by itself', { timeout: 120_000 }, async t => {
+  const session = await openPage(browser, server.url, { log: m => t.diagnostic(m) });
+  const { page, context } = session;
+  const buffer = makeBigPng(64 * MiB);  // 8 parts: 4 still to send when the first are stored
+  const file = await tempFile('tunnel.png', buffer);
+  try {
+    const seen = watch(page);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    const network = offline => cdp.send('Network.emulateNetworkConditions', {
+      offline, latency: 0, downloadThroughput: -1, uploadThroughput: 8 * MiB,
+    });
+    await network(false);
+    await page.setInputFiles('#file-input', file.path);
+    await until(() => seen.stored.length >= 1, 'a part stored');
+    await network(true);
+    const status = row(page, 'tunnel.png').locator('.status', { hasText: 'Offline: the upload goes on when the connection is back' });
+    await status.waitFor({ timeout: 20_000 });
+    await sleep(3_000);  // longer offline than the first retries would wait
+    assert.equal((await readRow(page, 'tunnel.png')).state, 'uploading', 'still going, not failed');
+    await network(false);
+    const shown = await waitForState(page, 'tunnel.png', 'done', 90_000);
+    assert.deepEqual([...new Set(seen.stored)].sort(), range(8));
+    assert.ok((await server.readObject(shown.key)).equals(buffer), 'the stored object differs from the file');
     session.check();
   } finally {
     await session.close();

@@ -28,7 +28,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  REPO, launchBrowser, makeBigPng, makePng, openPage, readRow, row, runUploadScenario, startServer, tempFile, waitForState,
+  REPO, holdParts, launchBrowser, makeBigPng, makePng, openPage, readRow, row, runUploadScenario, startServer, tempFile, waitForState,
 } from './harness.mjs';
 
 const ENDPOINT = (process.env.SEAWEEDFS_ENDPOINT || 'http://127.0.0.1:8333').replace(/\/+$/, '');
@@ -258,10 +258,7 @@ test('cancelling a multipart upload to SeaweedFS aborts it there', { timeout: 12
       if (url.origin === ENDPOINT) answers.push(`${response.request().method()} ${url.searchParams.get('partNumber') ?? ''} ${response.status()}`);
     });
     // Part 1 goes through; the others are held, so the upload is half done when cancelled.
-    await page.route(`${ENDPOINT}/**`, route => {
-      const part = new URL(route.request().url()).searchParams.get('partNumber');
-      return part && part !== '1' ? undefined : route.fallback();
-    });
+    const holder = await holdParts(page, `${ENDPOINT}/**`, 1);
     await page.setInputFiles('#file-input', file.path);
     await row(page, 'abandoned.png').locator('.cancel').waitFor();
     const start = Date.now();
@@ -280,7 +277,7 @@ test('cancelling a multipart upload to SeaweedFS aborts it there', { timeout: 12
     assert.ok(answers.includes('DELETE  204'), `the abort: ${answers}`);
     assert.deepEqual(await s3Admin('list-uploads', bucket), [], 'the upload is aborted');
     assert.deepEqual(await s3Admin('list', bucket), [], 'the bucket holds nothing');
-    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await holder.cut();
     session.check();
   } finally {
     await Promise.all([session.close(), server.stop()]);
@@ -311,18 +308,15 @@ test('a multipart upload to SeaweedFS cut by a reload is resumed: ListParts ther
       const part = new URL(response.url()).searchParams.get('partNumber');
       if (part && response.status() === 200) stored.push(Number(part));
     });
-    // Part 1 goes through; the others are held until the reload cuts them off.
-    await page.route(`${ENDPOINT}/**`, route => {
-      const part = new URL(route.request().url()).searchParams.get('partNumber');
-      return part && part !== '1' ? undefined : route.fallback();
-    });
+    // Part 1 goes through; the others are held, then cut just before the reload.
+    const holder = await holdParts(page, `${ENDPOINT}/**`, 1);
     await page.setInputFiles('#file-input', file.path);
     const start = Date.now();
     while (!stored.includes(1)) {
       assert.ok(Date.now() - start < 30_000, 'part 1 never stored');
       await new Promise(resolve => setTimeout(resolve, 50));
     }
-    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await holder.cut();
     await page.reload();
     const sent = puts.length;
     await page.locator('.resumable-item', { hasText: 'resumed.png' }).waitFor();
