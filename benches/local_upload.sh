@@ -77,7 +77,8 @@ single_put() {
 }
 
 # The page's multipart flow: create, part URLs (100 per request), parts
-# PARALLEL at a time, complete. Prints the seconds and the key.
+# PARALLEL at a time, complete. Prints the seconds, those of complete
+# (assembling and syncing the object) and the key.
 multipart() {
   python3 - "$PORT" "$FILE" "$PARALLEL" <<'PY'
 import concurrent.futures, http.client, json, os, re, sys, time, urllib.parse
@@ -122,6 +123,7 @@ def put(part):
 
 with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
     etags = sorted(pool.map(put, urls))
+parts_done = time.monotonic()
 complete = api("/complete", base)
 xml = "<CompleteMultipartUpload>" + "".join(
     f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in etags
@@ -129,12 +131,13 @@ xml = "<CompleteMultipartUpload>" + "".join(
 _, answer = request("POST", complete["url"], xml.encode(), complete["headers"])
 if b"<CompleteMultipartUploadResult" not in answer:
     sys.exit(f"complete: {answer[:300]!r}")
-print(time.monotonic() - start, created["key"])
+end = time.monotonic()
+print(end - start, end - parts_done, created["key"])
 PY
 }
 
 printf '%6s %12s %12s %12s %10s %10s\n' round "cp+sync MB/s" "PUT MB/s" "multipart" "PUT/cp" "mp/cp"
-CP=() PUT=() MP=() PUT_CPU=() MP_CPU=()
+CP=() PUT=() MP=() MPC=() PUT_CPU=() MP_CPU=()
 for round in $(seq "$ROUNDS"); do
   c=$(cp_sync)
   t0=$(cpu_ticks)
@@ -142,7 +145,8 @@ for round in $(seq "$ROUNDS"); do
   t1=$(cpu_ticks)
   m=0
   if [ "$MULTIPART" = 1 ]; then
-    read -r m key < <(multipart)
+    read -r m mc key < <(multipart)
+    MPC+=("$mc")
     cmp -s "$FILE" "$WORK/data/$key" || { echo "error: stored multipart differs" >&2; exit 1; }
     rm -f "$WORK/data/$key"
   fi
@@ -156,6 +160,7 @@ c=$(median "${CP[@]}") p=$(median "${PUT[@]}") m=$(median "${MP[@]}")
 printf '%6s %12s %12s %12s %10s %10s\n' median "$(mbps "$c")" "$(mbps "$p")" "$(mbps "$m")" \
   "$(ratio "$c" "$p")" "$(ratio "$c" "$m")"
 secs() { awk -v t="$1" -v k="$TICK" 'BEGIN {printf "%.2f", t / k}'; }
+[ "$MULTIPART" = 1 ] && echo "multipart: complete (assembling and syncing the object) took $(awk -v t="$(median "${MPC[@]}")" 'BEGIN {printf "%.2f", t}') s (median)"
 echo "server CPU per upload (median): PUT $(secs "$(median "${PUT_CPU[@]}")") s, multipart $(secs "$(median "${MP_CPU[@]}")") s"
 echo "server peak RSS (VmHWM): $(peak_kib) KiB; file $SIZE_MIB MiB, multipart $PARALLEL parts at a time"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
