@@ -15,6 +15,7 @@
 //! `http://127.0.0.1:8333`); credentials come from
 //! tests/conformance/identities.json. Only the bucket is created with
 //! header signing (as the admin).
+#![cfg(feature = "server")]
 
 #[path = "common/http.rs"]
 mod http;
