@@ -37,7 +37,10 @@ WORK=$(mktemp -d "$PWD/target/tmp/local-upload.XXXXXX")
 ACCESS_LOG=off RATE_LIMIT_PER_MINUTE=0 UPLOAD_MAX_BYTES=$((SIZE_MIB * 1024 * 1024)) \
   LOCAL_BUCKET_DIR="$WORK/data" "$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# A port taken by another server makes ours exit at once: give it the time
+# to, so the health check below cannot be answered by the other one.
+sleep 0.3
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 kill -0 $SERVER 2>/dev/null || { echo "error: the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
 
