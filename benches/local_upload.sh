@@ -7,7 +7,9 @@
 #
 # Rounds are interleaved (cp, PUT, multipart, cp, …) so a busy neighbour
 # weighs on all alike; each reports MB/s and its ratio to cp in the same
-# round, then the medians, then the server's peak RSS (VmHWM). Every
+# round, then the medians, the server's CPU time per upload (user +
+# system, all threads: on a machine shared with other work, the figure
+# that its load disturbs least), and its peak RSS (VmHWM). Every
 # upload is timed from the request for its URL to the last answer
 # (complete included) and checked byte for byte with cmp. The file lives
 # on the same file system as the bucket; it is written once, so its pages
@@ -35,7 +37,10 @@ WORK=$(mktemp -d "$PWD/target/tmp/local-upload.XXXXXX")
 ACCESS_LOG=off RATE_LIMIT_PER_MINUTE=0 UPLOAD_MAX_BYTES=$((SIZE_MIB * 1024 * 1024)) \
   LOCAL_BUCKET_DIR="$WORK/data" "$BIN" serve --listen "127.0.0.1:$PORT" > "$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# A port taken by another server makes ours exit at once: give it the time
+# to, so the health check below cannot be answered by the other one.
+sleep 0.3
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 kill -0 $SERVER 2>/dev/null || { echo "error: the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
 
@@ -43,6 +48,9 @@ FILE="$WORK/file.bin"
 head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$FILE"
 BYTES=$(stat -c %s "$FILE")
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$SERVER/status"; }
+# The server's CPU time so far, in clock ticks (exited threads included).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+TICK=$(getconf CLK_TCK)
 now() { date +%s.%N; }
 mbps() { awk -v b="$BYTES" -v t="$1" 'BEGIN {if (t > 0) printf "%.0f", b / t / 1e6; else print "-"}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
@@ -72,7 +80,8 @@ single_put() {
 }
 
 # The page's multipart flow: create, part URLs (100 per request), parts
-# PARALLEL at a time, complete. Prints the seconds and the key.
+# PARALLEL at a time, complete. Prints the seconds, those of complete
+# (assembling and syncing the object) and the key.
 multipart() {
   python3 - "$PORT" "$FILE" "$PARALLEL" <<'PY'
 import concurrent.futures, http.client, json, os, re, sys, time, urllib.parse
@@ -117,6 +126,7 @@ def put(part):
 
 with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
     etags = sorted(pool.map(put, urls))
+parts_done = time.monotonic()
 complete = api("/complete", base)
 xml = "<CompleteMultipartUpload>" + "".join(
     f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in etags
@@ -124,22 +134,27 @@ xml = "<CompleteMultipartUpload>" + "".join(
 _, answer = request("POST", complete["url"], xml.encode(), complete["headers"])
 if b"<CompleteMultipartUploadResult" not in answer:
     sys.exit(f"complete: {answer[:300]!r}")
-print(time.monotonic() - start, created["key"])
+end = time.monotonic()
+print(end - start, end - parts_done, created["key"])
 PY
 }
 
 printf '%6s %12s %12s %12s %10s %10s\n' round "cp+sync MB/s" "PUT MB/s" "multipart" "PUT/cp" "mp/cp"
-CP=() PUT=() MP=()
+CP=() PUT=() MP=() MPC=() PUT_CPU=() MP_CPU=()
 for round in $(seq "$ROUNDS"); do
   c=$(cp_sync)
+  t0=$(cpu_ticks)
   p=$(single_put)
+  t1=$(cpu_ticks)
   m=0
   if [ "$MULTIPART" = 1 ]; then
-    read -r m key < <(multipart)
+    read -r m mc key < <(multipart)
+    MPC+=("$mc")
     cmp -s "$FILE" "$WORK/data/$key" || { echo "error: stored multipart differs" >&2; exit 1; }
     rm -f "$WORK/data/$key"
   fi
-  CP+=("$c") PUT+=("$p") MP+=("$m")
+  t2=$(cpu_ticks)
+  CP+=("$c") PUT+=("$p") MP+=("$m") PUT_CPU+=($((t1 - t0))) MP_CPU+=($((t2 - t1)))
   printf '%6s %12s %12s %12s %10s %10s\n' "$round" "$(mbps "$c")" "$(mbps "$p")" "$(mbps "$m")" \
     "$(ratio "$c" "$p")" "$(ratio "$c" "$m")"
 done
@@ -147,4 +162,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR
 c=$(median "${CP[@]}") p=$(median "${PUT[@]}") m=$(median "${MP[@]}")
 printf '%6s %12s %12s %12s %10s %10s\n' median "$(mbps "$c")" "$(mbps "$p")" "$(mbps "$m")" \
   "$(ratio "$c" "$p")" "$(ratio "$c" "$m")"
+secs() { awk -v t="$1" -v k="$TICK" 'BEGIN {printf "%.2f", t / k}'; }
+[ "$MULTIPART" = 1 ] && echo "multipart: complete (assembling and syncing the object) took $(awk -v t="$(median "${MPC[@]}")" 'BEGIN {printf "%.2f", t}') s (median)"
+echo "server CPU per upload (median): PUT $(secs "$(median "${PUT_CPU[@]}")") s, multipart $(secs "$(median "${MP_CPU[@]}")") s"
 echo "server peak RSS (VmHWM): $(peak_kib) KiB; file $SIZE_MIB MiB, multipart $PARALLEL parts at a time"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -559,3 +559,64 @@ fn one_put_takes_at_most_5_gib_and_bigger_files_go_multipart() {
     );
     assert_api_error(&r, 413, "too_large");
 }
+
+#[test]
+fn the_new_paths_take_post_and_answer_preflights() {
+    let app = "http://app.example:8080";
+    let s = TestServer::start(&[("ALLOWED_ORIGINS", app)]);
+    let addr = s.addr.to_string();
+    for path in [
+        "/api/uploads/batch",
+        "/api/multipart",
+        "/api/multipart/parts",
+        "/api/multipart/list",
+        "/api/multipart/complete",
+        "/api/multipart/abort",
+    ] {
+        let url = format!("{}{path}", s.origin());
+        let r = http::send(&addr, "GET", &url, &[], b"").unwrap();
+        assert_api_error(&r, 405, "method_not_allowed");
+        assert_eq!(r.header("allow"), Some("POST"), "{path}");
+        let r = http::send(
+            &addr,
+            "OPTIONS",
+            &url,
+            &[
+                ("Origin", app),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(r.status, 204, "{path}: {}", r.text());
+        assert_eq!(r.header("access-control-allow-origin"), Some(app));
+        assert_eq!(r.header("access-control-allow-methods"), Some("POST"));
+    }
+    // A listed origin's POST gets its CORS headers; another origin is refused.
+    let r = http::send(
+        &addr,
+        "POST",
+        &format!("{}/api/multipart", s.origin()),
+        &[
+            ("Origin", app),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"filename=a.png&type=image%2Fpng&size=2000000",
+    )
+    .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(app));
+    let r = http::send(
+        &addr,
+        "POST",
+        &format!("{}/api/uploads/batch", s.origin()),
+        &[
+            ("Origin", "https://evil.example"),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"files": [{"filename": "a.png", "type": "image/png", "size": 1}]}"#,
+    )
+    .unwrap();
+    assert_api_error(&r, 403, "origin_not_allowed");
+}

@@ -19,6 +19,9 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use std::net::IpAddr;
 
+/// Where it is served (`POST` only).
+pub const PATH: &str = "/api/uploads/batch";
+
 /// The most files in one batch.
 pub const MAX_FILES: usize = 100;
 

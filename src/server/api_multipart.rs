@@ -21,8 +21,7 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 
 /// The paths of this API (all take `POST` only).
-pub const PATHS: [&str; 6] = [
-    "/api/uploads/batch",
+pub const PATHS: [&str; 5] = [
     "/api/multipart",
     "/api/multipart/parts",
     "/api/multipart/list",
@@ -40,9 +39,6 @@ const MAX_FORM_BYTES: usize = 8 * 1024;
 /// Answers a `POST` to one of [`PATHS`].
 pub async fn handle(request: Request<Incoming>, state: &State, client: IpAddr) -> Response<Body> {
     let path = request.uri().path().to_owned();
-    if path == "/api/uploads/batch" {
-        return super::api_batch::create_batch(request, state, client).await;
-    }
     step(&path, request, state, client)
         .await
         .unwrap_or_else(ApiError::into_response)

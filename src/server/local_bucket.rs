@@ -145,9 +145,8 @@ async fn put(
     tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
     let mut body = request.into_body();
     let mut pace = Pace::new(&state.config.limits);
-    let etag = super::spool::spool(&mut body, &mut pace, &tmp, max, Some(&mut content))
-        .await?
-        .etag();
+    super::spool::spool(&mut body, &mut pace, &tmp, max, Some(&mut content)).await?;
+    let etag = super::spool::new_etag(&state.keys);
     place(dir, &tmp, path, exclusive).await?;
     let mut response = Response::new(empty());
     let headers = response.headers_mut();

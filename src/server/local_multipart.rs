@@ -33,7 +33,7 @@ use super::keys::TMP_DIR;
 use super::local_bucket::{is_key_conflict, object_key, object_path, place, verify, TempFile};
 use super::multipart_xml::{self, ListedPart, PartsPage};
 use super::s3_error::S3Error;
-use super::spool::spool;
+use super::spool::{new_etag, spool};
 use super::state::{State, LOCAL_BUCKET};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, ETAG, IF_NONE_MATCH};
@@ -233,8 +233,8 @@ async fn upload_part(
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
     let mut body = request.into_body();
     let mut pace = Pace::new(&state.config.limits);
-    let spooled = spool(&mut body, &mut pace, &tmp, max, None).await?;
-    let etag = spooled.etag();
+    spool(&mut body, &mut pace, &tmp, max, None).await?;
+    let etag = new_etag(&state.keys);
     {
         let _placing = PLACING.lock().unwrap_or_else(|p| p.into_inner());
         let name = format!("{number}.{etag}");

@@ -1,21 +1,20 @@
-//! A request body streamed into a temporary file of the local bucket,
-//! hashed on the way: what a `PUT` of an object and an UploadPart share.
+//! A request body streamed into a temporary file of the local bucket:
+//! what a `PUT` of an object and an UploadPart share.
 //!
 //! The async side reads frames (held to [`Pace`]) and hands them, without
 //! copying, in batches of about [`BATCH_BYTES`] to a blocking thread that
-//! hashes them and writes each batch with one `writev`. Network reads and
-//! disk writes overlap, hashing runs off the connection's thread, one
-//! hand-over (a wake-up of each side) serves a batch rather than every
+//! writes each batch with one `writev`. Network reads and disk writes
+//! overlap, one hand-over (a wake-up of each side) serves a batch rather than every
 //! 32 KiB frame, and memory stays bounded: at most [`QUEUED_BATCHES`]
 //! batches wait for the disk, plus the one being filled.
 
 use super::body::{BodyError, Pace};
+use super::keys::KeyGenerator;
 use super::local_bucket::TempFile;
 use super::s3_error::S3Error;
 use super::sniff::PrefixCheck;
 use bytes::Bytes;
 use hyper::body::Incoming;
-use sha2::{Digest, Sha256};
 use std::io::{IoSlice, Write};
 
 /// Bytes gathered before they are handed to the writer.
@@ -23,19 +22,15 @@ const BATCH_BYTES: usize = 512 * 1024;
 /// Batches waiting for the disk, at most.
 const QUEUED_BATCHES: usize = 2;
 
-/// What was written.
-#[derive(Debug)]
-pub struct Spooled {
-    /// The SHA-256 of those bytes.
-    pub sha256: [u8; 32],
-}
-
-impl Spooled {
-    /// The ETag the local bucket gives these bytes: the first half of
-    /// their SHA-256, in hex (S3 uses an MD5, which is as long).
-    pub fn etag(&self) -> String {
-        hex::encode(&self.sha256[..16])
-    }
+/// A new ETag for a stored object or part: 128 random bits in hex, as
+/// long as S3's MD5 ETags. It names this version of the object, not its
+/// bytes: hashing every byte cost a third of a PUT's CPU time
+/// (benches/local_upload.sh), and an MD5 (what S3 clients could compare
+/// with) is not at hand anyway.
+pub fn new_etag(keys: &KeyGenerator) -> String {
+    let mut etag = keys.uuid();
+    etag.retain(|c| c != '-');
+    etag
 }
 
 enum Message {
@@ -54,7 +49,7 @@ pub async fn spool(
     tmp: &TempFile,
     max: u64,
     mut content: Option<&mut PrefixCheck>,
-) -> Result<Spooled, S3Error> {
+) -> Result<(), S3Error> {
     // Created here, not in the writer: once this future is dropped (the
     // client went away) and the guard has removed the path, nothing may
     // create it again.
@@ -110,38 +105,29 @@ pub async fn spool(
         .map_err(|e| S3Error::Internal(std::io::Error::other(e)))?;
     let finished = read?;
     match (written?, finished) {
-        (Some(spooled), true) => Ok(spooled),
+        (true, true) => Ok(()),
         _ => Err(S3Error::Internal(std::io::Error::other(
             "the disk writer stopped early",
         ))),
     }
 }
 
-/// The writer: hashes and writes what `rx` brings, and syncs at the end;
-/// `None` if the reader gave up first (no sync for a file about to be
-/// removed).
+/// The writer: writes what `rx` brings, and syncs at the end; `false` if
+/// the reader gave up first (no sync for a file about to be removed).
 fn write(
     mut file: std::fs::File,
     mut rx: tokio::sync::mpsc::Receiver<Message>,
-) -> std::io::Result<Option<Spooled>> {
-    let mut hash = Sha256::new();
+) -> std::io::Result<bool> {
     while let Some(message) = rx.blocking_recv() {
         match message {
-            Message::Data(batch) => {
-                for data in &batch {
-                    hash.update(data);
-                }
-                write_batch(&mut file, &batch)?;
-            }
+            Message::Data(batch) => write_batch(&mut file, &batch)?,
             Message::End => {
                 file.sync_all()?;
-                return Ok(Some(Spooled {
-                    sha256: hash.finalize().into(),
-                }));
+                return Ok(true);
             }
         }
     }
-    Ok(None)
+    Ok(false)
 }
 
 /// Writes every piece of `batch`, in order, with as few `writev`s as the

@@ -62,14 +62,14 @@ pub struct Config {
     pub limits: Limits,
     /// Whether and how the page shrinks oversized images before uploading.
     pub resize: Option<Resize>,
-    /// Origins besides this server's own that may call `POST /api/uploads`
+    /// Origins besides this server's own that may call the API
     /// (answered with CORS headers).
     pub allowed_origins: Vec<String>,
     /// `Host` names accepted besides loopback ones and `PUBLIC_URL`'s; when
     /// empty and listening on loopback, other names are refused (DNS
     /// rebinding).
     pub allowed_hosts: Vec<String>,
-    /// When set, `POST /api/uploads` needs `Authorization: Bearer <token>`.
+    /// When set, every `POST /api/…` needs `Authorization: Bearer <token>`.
     pub api_token: Option<ApiToken>,
     /// The base URL browsers reach this server at, when it differs from
     /// the `Host` they send (used for local-bucket URLs).
