@@ -15,6 +15,16 @@
 // It runs under a CSP without 'unsafe-inline': the markup below goes into an
 // open shadow root, styles come from uploader.css next to this module, and
 // every element is cloned from the row <template> and styled by classes only.
+//
+// Files up to the server's `multipartThresholdBytes` go in one PUT each, their
+// URLs signed in batches (batch.js); larger ones go as S3 multipart uploads
+// (multipart.js) that can be paused, cancelled (aborted at the storage) and,
+// after a reload, resumed by picking the same file again (resume.js).
+
+import { apiClient } from './api.js';
+import { BatchSigner } from './batch.js';
+import { MultipartUpload, fileIdentity } from './multipart.js';
+import { ResumeStore } from './resume.js';
 
 import { prepareFile } from './prepare.js';
 
@@ -34,6 +44,7 @@ const HINTS = {
   SlowDown: 'The storage is busy. Try again in a moment.',
   cors: 'The browser could not reach the storage on another site. That usually means the bucket’s CORS rules do not allow this page: see ',
   network: 'The connection was lost. Check your network, then retry.',
+  resume: 'Choose the same file again to go on where it stopped: the parts already stored are not sent again.',
   server: 'The upload server could not be reached. Check your network, then retry.',
   401: 'You need to sign in before uploading.',
   403: 'You are not allowed to upload here.',
@@ -64,6 +75,12 @@ const MARKUP = `
   </button>
   <input id="file-input" class="visually-hidden" type="file" multiple accept="image/*" tabindex="-1" aria-label="Choose images to upload">
 
+  <section id="resumable" class="resumable" aria-labelledby="resumable-title" hidden>
+    <h2 id="resumable-title">Unfinished uploads</h2>
+    <p class="resumable-hint"></p>
+    <ul id="resumable-list" class="resumable-list"></ul>
+  </section>
+
   <section id="queue" class="queue" aria-labelledby="queue-title" hidden>
     <div class="queue-head">
       <h2 id="queue-title">Uploads</h2>
@@ -90,10 +107,20 @@ const MARKUP = `
       <p class="result" hidden><code class="upload-key"></code><button class="copy-key quiet" type="button">Copy key</button></p>
     </div>
     <div class="actions">
+      <button class="pause quiet" type="button" hidden>Pause</button>
+      <button class="resume" type="button" hidden>Resume</button>
       <button class="cancel quiet" type="button">Cancel</button>
       <button class="retry" type="button">Retry</button>
       <button class="remove quiet icon" type="button">✕</button>
     </div>
+  </li>
+</template>
+
+<template id="resumable-template">
+  <li class="resumable-item">
+    <span class="resumable-name"></span> <span class="resumable-size"></span>
+    <button class="resumable-pick" type="button">Choose file</button>
+    <button class="resumable-discard quiet" type="button">Discard</button>
   </li>
 </template>`;
 
@@ -119,6 +146,12 @@ const template = $('#row-template');
 const endpoint = new URL(host.getAttribute('endpoint') || location.origin, location.href);
 const api = path => new URL(path, endpoint).href;
 const pageTitle = document.title;
+const client = apiClient(endpoint);
+// Single-PUT URLs, signed just in time for the upload starting and those queued behind it.
+const signer = new BatchSigner(group => client.postJson('/api/uploads/batch', {
+  files: group.map(({ file }) => ({ filename: file.name, type: file.type, size: file.size })),
+}, { onWait: wait => group.forEach(item => showWait(item, wait)) }).then(answer => answer.uploads));
+const resumeStore = new ResumeStore(endpoint.href);
 
 const items = [];
 let configPromise = null;
@@ -168,6 +201,20 @@ function failure(message, hintId, extra = {}) {
   return Object.assign(new Error(message), hint(hintId), extra);
 }
 
+// A RequestError of api.js as the row shows it. The API's own message already
+// says what to do, so a hint is added only when the server gave none.
+function apiFailure(err) {
+  if (err.name === 'AbortError') return err;
+  const hintId = err.code === 'server' ? 'server' : err.said ? '' : err.status;
+  return failure(err.message, hintId, { transient: !!err.transient, retryAfter: err.retryAfter || 0, code: err.code });
+}
+
+// A 429 or 503 being waited out (api.js): said once, in the row's status line.
+function showWait(item, { seconds, message }) {
+  if (item.state !== 'uploading') return;
+  $('.status', item.row).textContent = `${message || 'The server is busy.'} Continuing in ${seconds} s…`;
+}
+
 // ---- adding files ----------------------------------------------------------
 
 async function addFiles(fileList) {
@@ -182,7 +229,7 @@ async function addFiles(fileList) {
   }
   // Rows appear at once, in order; each starts once prepared (prepare.js).
   await Promise.all(files.map(async file => {
-    const item = createItem(file);
+    const item = createItem(file, cfg);
     let refused = cfgError;
     if (cfg) {
       setState(item, 'preparing', { status: 'Reading the file…' });
@@ -190,6 +237,7 @@ async function addFiles(fileList) {
         file, refusal: { message: `This file could not be read (${err.message})`, ...hint('network') },
       }));
       item.file = ready.file;  // also for a Retry after Cancel
+      planUpload(item, file, cfg);
       showNote(item, ready);
       refused = ready.refusal || refusal(item.file, cfg);
       if (!refused && item.state === 'preparing') setState(item, 'waiting');
@@ -201,6 +249,19 @@ async function addFiles(fileList) {
     }
     pump();
   }));
+  renderResumable();
+}
+
+// Over the threshold (once prepared): a multipart upload, going on with an
+// unfinished one of this file when one is kept and no other row has it.
+// Records name the file as picked, which is what a person picks again.
+function planUpload(item, picked, cfg) {
+  item.multipart = !!cfg.multipartThresholdBytes && item.file.size > cfg.multipartThresholdBytes;
+  item.identity = fileIdentity(picked);
+  const kept = item.multipart ? resumeStore.find(picked) : null;
+  const usable = kept && kept.uploadSize === item.file.size
+    && !items.some(i => i !== item && i.record?.uploadId === kept.uploadId);
+  item.record = usable ? kept : null;
 }
 
 // What preparing did to the file (typed by its contents, resized), under its name.
@@ -214,10 +275,12 @@ function showNote(item, { note, resized }) {
   }
 }
 
-function createItem(file) {
+function createItem(file, cfg) {
   const row = template.content.firstElementChild.cloneNode(true);
   const item = { file, row, state: 'waiting', loaded: 0, attempt: 0, run: null, timer: 0, milestone: 0 };
-  item.preview = file.type.startsWith('image/') ? URL.createObjectURL(file) : '';
+  // A big file gets no thumbnail: decoding it (or downloading it back) would cost more than it shows.
+  const big = !!cfg?.multipartThresholdBytes && file.size > cfg.multipartThresholdBytes;
+  item.preview = file.type.startsWith('image/') && !big ? URL.createObjectURL(file) : '';
   const img = $('img', row);
   img.addEventListener('error', () => row.classList.add('no-preview'));
   if (item.preview) img.src = item.preview; else row.classList.add('no-preview');
@@ -228,6 +291,10 @@ function createItem(file) {
   $('.cancel', row).setAttribute('aria-label', `Cancel ${file.name}`);
   $('.retry', row).setAttribute('aria-label', `Retry ${file.name}`);
   $('.remove', row).setAttribute('aria-label', `Remove ${file.name} from the list`);
+  $('.pause', row).setAttribute('aria-label', `Pause ${file.name}`);
+  $('.resume', row).setAttribute('aria-label', `Resume ${file.name}`);
+  $('.pause', row).addEventListener('click', () => pause(item));
+  $('.resume', row).addEventListener('click', () => resume(item));
   $('.cancel', row).addEventListener('click', () => cancel(item));
   $('.retry', row).addEventListener('click', () => retry(item));
   $('.remove', row).addEventListener('click', () => remove(item));
@@ -247,6 +314,7 @@ const STATES = {
   preparing: { badge: 'Preparing', active: true, counted: true },
   waiting: { badge: 'Waiting', active: true, counted: true },
   uploading: { badge: 'Uploading', active: true, counted: true },
+  paused: { badge: 'Paused', active: true, counted: true },
   done: { badge: 'Uploaded', counted: true },
   failed: { badge: 'Failed', retry: true, counted: true },
   cancelled: { badge: 'Cancelled', retry: true },
@@ -268,8 +336,11 @@ function setState(item, state, { message = '', hint = '', hintId = '', status = 
   $('.cancel', row).hidden = !shown.active;
   $('.retry', row).hidden = !shown.retry;
   $('.remove', row).hidden = !!shown.active;
-  $('.meter', row).hidden = state !== 'uploading';
-  if (state !== 'uploading') setProgress(item, state === 'done' ? item.file.size : 0);
+  $('.pause', row).hidden = !(item.multipart && state === 'uploading');
+  $('.resume', row).hidden = state !== 'paused';
+  const sending = state === 'uploading' || state === 'paused';
+  $('.meter', row).hidden = !sending;
+  if (!sending) setProgress(item, state === 'done' ? item.file.size : 0);
   // The button that was pressed may just have been hidden; keep keyboard users in the row.
   if (row.contains(focused) && focused.closest('[hidden]')) $('.actions button:not([hidden])', row)?.focus();
   renderOverall();
@@ -335,7 +406,8 @@ function pump() {
 async function start(item) {
   const run = (item.run = {});
   item.milestone = 0;
-  setState(item, 'uploading', { status: 'Getting an upload link…' });
+  setState(item, 'uploading', { status: item.multipart ? '' : 'Getting an upload link…' });
+  if (item.multipart) return startMultipart(item, run);
   try {
     const ticket = await requestTicket(item, run);
     if (item.run !== run) return;
@@ -351,27 +423,15 @@ async function start(item) {
   }
 }
 
-async function requestTicket(item, run) {
-  run.controller = new AbortController();
-  const { name, type, size } = item.file;
-  let res;
+// The URL comes from a batch that also signs the files queued right behind this one.
+async function requestTicket(item) {
+  const upcoming = items.filter(i => i !== item && i.state === 'waiting' && !i.timer && !i.multipart);
   try {
-    res = await fetch(api('/api/uploads'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ filename: name, type, size: String(size) }),
-      signal: run.controller.signal,
-    });
-  } catch {
-    throw failure('Could not reach the upload server', 'server', { transient: true });
+    return await signer.ticketFor(item, upcoming);
+  } catch (err) {
+    if (err.refused) throw failure(err.message, '', { code: err.code });  // this file's own refusal: final
+    throw apiFailure(err);
   }
-  if (res.ok) return res.json();
-  const body = await res.json().catch(() => ({}));
-  const message = body.message || `The upload server answered ${res.status} ${res.statusText}`.trim();
-  throw failure(message, res.status, {
-    transient: res.status === 429 || res.status >= 500,
-    retryAfter: Number(res.headers.get('retry-after')) || 0,
-  });
 }
 
 // fetch() cannot report upload progress, so the bytes go with XMLHttpRequest.
@@ -383,19 +443,100 @@ function put(item, ticket, run) {
     for (const [name, value] of Object.entries(ticket.headers || {})) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener('progress', e => {
       if (item.run !== run) return;
-      const pct = setProgress(item, Math.min(e.loaded, item.file.size));
+      const pct = progress(item, Math.min(e.loaded, item.file.size));
       $('.status', item.row).textContent = pct === 100 ? 'Finishing…' : '';
-      if (pct >= item.milestone + 25 && pct < 100) {
-        item.milestone = pct - (pct % 25);
-        announce(`${item.file.name}: uploading ${pct}%`);
-      }
-      renderOverall();
     });
     xhr.addEventListener('load', () => (xhr.status < 300 ? resolve() : reject(storageError(xhr))));
     xhr.addEventListener('error', () => reject(networkError(ticket.url)));
     xhr.addEventListener('abort', () => reject(failure('Cancelled')));
     xhr.send(item.file);
   });
+}
+
+// Progress shown and, at each quarter, announced; returns the percentage.
+function progress(item, loaded) {
+  const pct = setProgress(item, loaded);
+  if (pct >= item.milestone + 25 && pct < 100) {
+    item.milestone = pct - (pct % 25);
+    announce(`${item.file.name}: uploading ${pct}%`);
+  }
+  renderOverall();
+  return pct;
+}
+
+// ---- multipart uploads -----------------------------------------------------
+
+// One run of a multipart upload; its MultipartUpload lives on across pauses
+// and failures, so a resume or a retry goes on with the parts already sent.
+async function startMultipart(item, run) {
+  announce(`${item.file.name}: uploading`);
+  item.upload ??= new MultipartUpload(item.file, client, {
+    record: item.record,
+    identity: item.identity,
+    onProgress: bytes => { if (item.state === 'uploading') progress(item, bytes); },
+    onStatus: text => { if (item.state === 'uploading') $('.status', item.row).textContent = text; },
+    onRecord: (record, uploadId) => {
+      if (record) resumeStore.save(record); else resumeStore.remove(uploadId);
+      // Marks it taken, so it is not offered for resuming meanwhile (unless cancelled since).
+      if (item.upload) item.record = record;
+    },
+  });
+  if (item.record) $('.status', item.row).textContent = 'Checking what was sent before…';
+  try {
+    const done = await item.upload.run();
+    if (item.run === run) {
+      item.upload = null;  // complete: nothing left to pause, abort or resume
+      finish(item, { ...done, multipart: true });
+    }
+  } catch (err) {
+    if (item.run !== run || err.name === 'AbortError') return;  // paused or cancelled: handled there
+    const gone = item.record && ['NoSuchUpload', 'ticket_expired', 'invalid_ticket'].includes(err.code);
+    if (gone) {
+      // The earlier upload cannot be continued (aborted, completed or too old): start it afresh.
+      resumeStore.remove(item.record.uploadId);
+      item.record = null;
+      item.upload = null;
+      item.run = null;
+      setState(item, 'waiting', { status: 'The earlier upload could not be continued; starting again.' });
+      renderResumable();
+      return;
+    }
+    // The parts retried by themselves already; what is left takes the person's Retry.
+    const shown = err.source === 'api' ? apiFailure(err) : storageFailure(err);
+    setState(item, 'failed', shown);
+    announce(`${item.file.name} failed: ${shown.message}`);
+    emit('upload-error', { name: item.file.name, message: shown.message });
+  } finally {
+    if (item.run === run) item.run = null;
+    pump();
+  }
+}
+
+// A storage error of multipart.js (S3's code, or a lost connection) with its advice.
+function storageFailure(err) {
+  if (err.code === 'network' || err.code === 'cors') {
+    const crossOrigin = err.url && new URL(err.url, location.href).origin !== location.origin;
+    return failure(err.message, err.code === 'cors' || crossOrigin ? 'cors' : 'network');
+  }
+  const cause = err.code !== 'AccessDenied' ? err.code
+    : err.expired ? 'Expired'
+    : /not (yet )?valid/i.test(err.detail || '') ? 'RequestTimeTooSkewed' : err.code;
+  return failure(err.message, cause);
+}
+
+function pause(item) {
+  if (item.state !== 'uploading' || !item.upload) return;
+  item.run = null;
+  item.upload.pause();
+  setState(item, 'paused', { status: `${Math.floor((item.loaded / item.file.size) * 100)}% sent` });
+  announce(`${item.file.name} paused`);
+  pump();
+}
+
+function resume(item) {
+  if (item.state !== 'paused') return;
+  setState(item, 'waiting');
+  pump();
 }
 
 // S3 answers errors as <Error><Code/><Message/></Error>; turn the code into advice.
@@ -442,7 +583,11 @@ function finish(item, ticket) {
   item.key = ticket.key;
   $('.upload-key', row).textContent = ticket.key;
   $('.result', row).hidden = false;
-  if (ticket.viewUrl) {
+  if (ticket.viewUrl && ticket.multipart) {
+    // Linked, not shown: the preview would download the whole big file again.
+    $('.thumb', row).href = ticket.viewUrl;
+    $('.thumb', row).setAttribute('aria-label', `Open ${item.file.name} as stored`);
+  } else if (ticket.viewUrl) {
     const img = $('img', row);
     // Show what the storage now holds; the local preview is no longer needed.
     img.addEventListener('load', () => revokePreview(item), { once: true });
@@ -468,9 +613,18 @@ function cancel(item) {
   item.timer = 0;
   run?.controller?.abort();
   run?.xhr?.abort();
-  setState(item, 'cancelled');
+  signer.forget(item);
+  const upload = item.upload;
+  item.upload = null;
+  item.record = null;
+  setState(item, 'cancelled', upload ? { status: 'Removing the parts sent…' } : {});
   announce(`${item.file.name} cancelled`);
   pump();
+  // A multipart upload is aborted at the storage, which deletes its parts.
+  upload?.cancel().then(
+    () => { if (item.state === 'cancelled') $('.status', item.row).textContent = ''; },
+    err => { if (item.state === 'cancelled') setState(item, 'cancelled', { message: `The parts sent could not be removed: ${err.message}` }); },
+  );
 }
 
 function retry(item) {
@@ -485,6 +639,10 @@ function revokePreview(item) {
 }
 
 function remove(item) {
+  signer.forget(item);
+  // A failed multipart upload keeps its parts at the storage until aborted.
+  item.upload?.cancel().catch(() => {});
+  item.upload = null;
   const index = items.indexOf(item);
   const next = items[index + 1] || items[index - 1];
   items.splice(index, 1);
@@ -507,6 +665,42 @@ async function copyKey(item) {
     announce('Key selected; press Control C to copy it');
   }
   setTimeout(() => { button.textContent = 'Copy key'; }, 2000);
+}
+
+// ---- unfinished uploads from before a reload --------------------------------
+
+// Offers each kept unfinished upload that no row is working on yet.
+function renderResumable() {
+  const section = $('#resumable');
+  const taken = new Set(items.map(i => i.record?.uploadId).filter(Boolean));
+  const records = resumeStore.list().filter(r => !taken.has(r.uploadId));
+  const listEl = $('#resumable-list');
+  listEl.replaceChildren(...records.map(record => {
+    const li = $('#resumable-template').content.firstElementChild.cloneNode(true);
+    $('.resumable-name', li).textContent = record.name;
+    $('.resumable-size', li).textContent = formatBytes(record.size);
+    $('.resumable-pick', li).setAttribute('aria-label', `Choose ${record.name} again to resume it`);
+    $('.resumable-discard', li).setAttribute('aria-label', `Discard the unfinished upload of ${record.name}`);
+    $('.resumable-pick', li).addEventListener('click', () => input.click());
+    $('.resumable-discard', li).addEventListener('click', () => discard(record, li));
+    return li;
+  }));
+  $('.resumable-hint', section).textContent = HINTS.resume;
+  section.hidden = !records.length;
+}
+
+// Aborts a kept upload at the storage (its parts are deleted) and forgets it.
+async function discard(record, li) {
+  li.querySelectorAll('button').forEach(b => { b.disabled = true; });
+  try {
+    await new MultipartUpload(record, client, { record }).cancel();
+  } catch (err) {
+    // Not abortable any more (gone, or the ticket expired): nothing left to keep it for.
+    announce(`${record.name}: ${err.message}`);
+  }
+  resumeStore.remove(record.uploadId);
+  renderResumable();
+  announce(`Unfinished upload of ${record.name} discarded`);
 }
 
 // ---- ways in: picker, drop, paste -----------------------------------------
@@ -562,6 +756,7 @@ $('#clear').addEventListener('click', () => {
   for (const item of [...items]) if (!STATES[item.state].active) remove(item);
 });
 
+renderResumable();
 loadConfig().then(cfg => {
   const types = cfg.allowedTypes.map(typeName);
   const last = types.pop();

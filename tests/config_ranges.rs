@@ -168,6 +168,65 @@ fn userinfo_in_s3_endpoint_is_refused_without_echoing_it() {
 }
 
 #[test]
+fn multipart_settings_that_cannot_work_are_refused() {
+    for (pairs, needle) in [
+        (
+            &[("MULTIPART_PART_BYTES", "5242879")][..],
+            "MULTIPART_PART_BYTES",
+        ),
+        (
+            &[("MULTIPART_PART_BYTES", "5368709121")],
+            "MULTIPART_PART_BYTES",
+        ),
+        (
+            &[("MULTIPART_THRESHOLD_BYTES", "0")],
+            "MULTIPART_THRESHOLD_BYTES",
+        ),
+        (
+            &[("MULTIPART_THRESHOLD_BYTES", "5368709121")],
+            "MULTIPART_THRESHOLD_BYTES",
+        ),
+        (
+            &[("MULTIPART_TICKET_KEY", "too-short")],
+            "MULTIPART_TICKET_KEY",
+        ),
+        (
+            &[("MULTIPART_TICKET_SECONDS", "59")],
+            "MULTIPART_TICKET_SECONDS",
+        ),
+        (
+            &[("MULTIPART_TICKET_SECONDS", "604801")],
+            "MULTIPART_TICKET_SECONDS",
+        ),
+        // Over 5 TiB, S3's largest object (and more than 10,000 parts of 5 GiB hold).
+        (&[("UPLOAD_MAX_BYTES", "5497558138881")], "UPLOAD_MAX_BYTES"),
+        (&[("UPLOAD_MAX_BYTES", "0")], "UPLOAD_MAX_BYTES"),
+    ] {
+        refused(pairs, needle);
+    }
+    let config = load(&[
+        ("UPLOAD_MAX_BYTES", "53687091200"),
+        ("MULTIPART_PART_BYTES", "5242880"),
+        ("MULTIPART_THRESHOLD_BYTES", "5368709120"),
+        ("MULTIPART_TICKET_KEY", "0123456789abcdef0123456789abcdef"),
+    ])
+    .unwrap();
+    assert_eq!(config.policy.max_bytes, 50 * 1024 * 1024 * 1024);
+    assert_eq!(config.multipart.part_bytes, 5 * 1024 * 1024);
+    assert!(!config.multipart.generated_ticket_key);
+    assert!(
+        !format!("{config:?}").contains("0123456789abcdef0123456789abcdef"),
+        "the ticket key stays out of Debug"
+    );
+    let defaults = load(&[]).unwrap().multipart;
+    assert_eq!(defaults.threshold_bytes, 16 * 1024 * 1024);
+    assert_eq!(defaults.part_bytes, 8 * 1024 * 1024);
+    assert_eq!(defaults.ticket_seconds, 86_400);
+    assert!(defaults.generated_ticket_key);
+    assert_eq!(defaults.ticket_key.len(), 32);
+}
+
+#[test]
 fn resizing_is_off_unless_asked_for_and_its_numbers_are_ranged() {
     assert_eq!(load(&[]).unwrap().resize, None);
     assert_eq!(

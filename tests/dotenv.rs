@@ -88,7 +88,7 @@ fn a_bom_is_stripped_and_ignored_lines_are_warned_about() {
     .unwrap();
     let banner = banner_until(child, "warning: .env");
     assert!(banner.contains("max 2048 bytes"), "{banner}");
-    assert!(banner.contains("7 uploads/min per IP"), "{banner}");
+    assert!(banner.contains("7 API requests/min per IP"), "{banner}");
     assert!(
         banner.contains("warning: .env line 2 ignored: no '='"),
         "{banner}"

@@ -1,5 +1,7 @@
 //! The JSON API the page (and any other client) uses:
-//! `GET /api/config` and `POST /api/uploads` (`method=post`: `api_post`).
+//! `GET /api/config` and `POST /api/uploads` (`method=post`: `api_post`),
+//! and what the other `POST`s share (`api_batch`, `api_multipart`): the
+//! token, origin and rate-limit checks, the body, the file checks.
 //!
 //! Handlers return `Result<Response, ApiError>`: the error arm ends the
 //! request early with `?` and becomes its JSON answer.
@@ -7,6 +9,7 @@
 use super::api_error::ApiError;
 use super::body::{BodyError, Pace};
 use super::config::is_media_type;
+use super::config::multipart::MAX_SINGLE_PUT_BYTES;
 use super::credentials::refresh::Current;
 use super::http::{push_json_string, respond, Body};
 use super::keys::push_padded;
@@ -51,7 +54,35 @@ async fn create(
     client: IpAddr,
 ) -> Result<Response<Body>, ApiError> {
     let (parts, body) = request.into_parts();
-    let headers = &parts.headers;
+    let host = admit(state, &parts.headers, client)?;
+    let body = read_body(state, &parts.headers, body, BodyKind::Form(MAX_FORM_BYTES)).await?;
+    let fields = super::form::parse(&body).map_err(ApiError::MalformedForm)?;
+    let field = |name| required(&fields, name);
+    let filename = field("filename")?;
+    let content_type = field("type")?;
+    let post = match fields.get("method").map(str::trim) {
+        None | Some("") => false,
+        Some(m) if m.eq_ignore_ascii_case("put") => false,
+        Some(m) if m.eq_ignore_ascii_case("post") => true,
+        Some(_) => return Err(ApiError::UnknownMethod),
+    };
+    let size = parse_size(field("size")?)?;
+    let content_type = check_file(state, filename, content_type, size)?;
+    check_single_put(size)?;
+    if post {
+        return super::api_post::presign(state, host, content_type, size);
+    }
+    presign(state, host, content_type, size)
+}
+
+/// What every `POST` of the API checks before reading its body: the
+/// token, the `Origin`, and the rate limit (one token per request, however
+/// many files or parts it signs). Returns the `Host` to sign for.
+pub(super) fn admit<'h>(
+    state: &State,
+    headers: &'h hyper::HeaderMap,
+    client: IpAddr,
+) -> Result<Option<&'h str>, ApiError> {
     if let Some(token) = &state.config.api_token {
         check_token(state, headers, token.expose(), client)?;
     }
@@ -60,57 +91,89 @@ async fn create(
     if let Err(wait) = state.limiter.check(client, Instant::now()) {
         return Err(ApiError::TooManyUploads(wait));
     }
-    let is_form = headers
+    Ok(host)
+}
+
+/// The body an API request must have, with its size limit.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum BodyKind {
+    /// `application/x-www-form-urlencoded`, at most this many bytes.
+    Form(usize),
+    /// `application/json`, at most this many bytes.
+    Json(usize),
+}
+
+/// Reads the whole body of an API request, of the `kind` it must be.
+pub(super) async fn read_body(
+    state: &State,
+    headers: &hyper::HeaderMap,
+    body: Incoming,
+    kind: BodyKind,
+) -> Result<bytes::Bytes, ApiError> {
+    let (wanted, max, wrong_type) = match kind {
+        BodyKind::Form(max) => (
+            "application/x-www-form-urlencoded",
+            max,
+            ApiError::UnsupportedBody,
+        ),
+        BodyKind::Json(max) => ("application/json", max, ApiError::NotJson),
+    };
+    let is_wanted = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        return Err(ApiError::UnsupportedBody);
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(wanted));
+    if !is_wanted {
+        return Err(wrong_type);
     }
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_FORM_BYTES as u64) {
-        return Err(ApiError::FormTooLarge);
+    if declared.is_some_and(|len| len > max as u64) {
+        return Err(ApiError::FormTooLarge(max));
     }
-    let body = Pace::new(&state.config.limits)
-        .collect(body, MAX_FORM_BYTES)
+    Pace::new(&state.config.limits)
+        .collect(body, max)
         .await
         .map_err(|e| match e {
-            BodyError::TooLarge => ApiError::FormTooLarge,
+            BodyError::TooLarge => ApiError::FormTooLarge(max),
             BodyError::TooSlow => ApiError::BodyTimeout,
             BodyError::Malformed => ApiError::MalformedBody,
-        })?;
-    let fields = super::form::parse(&body).map_err(ApiError::MalformedForm)?;
-    let field = |name: &'static str| {
-        fields
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-            .ok_or(ApiError::MissingField(name))
-    };
-    let filename = field("filename")?;
+        })
+}
+
+/// A form field that must be given and not blank, trimmed.
+pub(super) fn required<'f>(
+    fields: &'f super::form::Form<'_>,
+    name: &'static str,
+) -> Result<&'f str, ApiError> {
+    fields
+        .get(name)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::MissingField(name))
+}
+
+/// `size` as a number of bytes.
+pub(super) fn parse_size(text: &str) -> Result<u64, ApiError> {
+    text.parse().map_err(|_| ApiError::SizeNotANumber)
+}
+
+/// Checks a file against the upload policy (name, type, size up to
+/// `UPLOAD_MAX_BYTES`) and returns its type as the policy spells it.
+pub(super) fn check_file<'s>(
+    state: &'s State,
+    filename: &str,
+    content_type: &str,
+    size: u64,
+) -> Result<&'s str, ApiError> {
     if filename.chars().count() > 1024 {
         return Err(ApiError::FilenameTooLong);
     }
-    let content_type = field("type")?;
     if !is_media_type(content_type) {
         return Err(ApiError::NotAMediaType);
     }
-    let post = match fields.get("method").map(str::trim) {
-        None | Some("") => false,
-        Some(m) if m.eq_ignore_ascii_case("put") => false,
-        Some(m) if m.eq_ignore_ascii_case("post") => true,
-        Some(_) => return Err(ApiError::UnknownMethod),
-    };
-    let size: u64 = field("size")?
-        .parse()
-        .map_err(|_| ApiError::SizeNotANumber)?;
     let policy = &state.config.policy;
     // The policy's own spelling, which is lower case.
     let Some(content_type) = policy
@@ -132,19 +195,25 @@ async fn create(
     if size == 0 {
         return Err(ApiError::EmptyFile);
     }
-    if post {
-        return super::api_post::presign(state, host, content_type, size);
-    }
-    presign(state, host, content_type, size)
+    Ok(content_type)
 }
 
-fn presign(
+/// One PUT (or POST form) takes at most 5 GiB; larger files go multipart.
+pub(super) fn check_single_put(size: u64) -> Result<(), ApiError> {
+    if size > MAX_SINGLE_PUT_BYTES {
+        return Err(ApiError::SinglePutTooLarge(size));
+    }
+    Ok(())
+}
+
+/// A presigned PUT for a file whose type and size were checked: the body
+/// of `POST /api/uploads`'s answer (and of one item of a batch).
+pub(super) fn presign_put_json(
     state: &State,
-    host: Option<&str>,
+    bucket: &Bucket,
     content_type: &str,
     size: u64,
-) -> Result<Response<Body>, ApiError> {
-    let bucket = state.bucket(host).ok_or(ApiError::NoHost)?;
+) -> Result<String, ApiError> {
     let policy = &state.config.policy;
     let now = OffsetDateTime::now_utc();
     let key = state.keys.key(policy, content_type, now);
@@ -162,7 +231,7 @@ fn presign(
     let current = state.signer.current();
     let lifetime = current.lifetime(policy.expires_seconds, now)?;
     let upload = bucket.presign(&current.signer, &put, now, lifetime)?;
-    let view_url = view_url(state, &bucket, &current, &key, now)?;
+    let view_url = view_url(state, bucket, &current, &key, now)?;
 
     // The browser sets Content-Length itself and refuses to be told.
     let client_headers = upload
@@ -170,7 +239,7 @@ fn presign(
         .iter()
         .filter(|(name, _)| *name != "content-length")
         .map(|(name, value)| (*name, *value));
-    Ok(upload_created(
+    Ok(upload_json(
         &key,
         "PUT",
         &upload.url,
@@ -180,6 +249,30 @@ fn presign(
     ))
 }
 
+fn presign(
+    state: &State,
+    host: Option<&str>,
+    content_type: &str,
+    size: u64,
+) -> Result<Response<Body>, ApiError> {
+    let bucket = state.bucket(host).ok_or(ApiError::NoHost)?;
+    Ok(created(presign_put_json(
+        state,
+        &bucket,
+        content_type,
+        size,
+    )?))
+}
+
+/// A `201` with a JSON body, never cached.
+pub(super) fn created(body: String) -> Response<Body> {
+    let mut response = respond(StatusCode::CREATED, "application/json", body);
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// The `201` answer of both kinds of upload, never cached: `{"key",
 /// "method", "url", <name>: {…}, "expiresAt", "viewUrl"}`, where `<name>`
 /// is what the client sends with the file (PUT headers, POST fields).
@@ -187,10 +280,22 @@ pub(super) fn upload_created<'a>(
     key: &str,
     method: &str,
     url: &str,
-    (name, pairs): (&str, impl Iterator<Item = (&'a str, &'a str)>),
+    pairs: (&str, impl Iterator<Item = (&'a str, &'a str)>),
     expires_at: OffsetDateTime,
     view_url: &str,
 ) -> Response<Body> {
+    created(upload_json(key, method, url, pairs, expires_at, view_url))
+}
+
+/// The body of [`upload_created`].
+fn upload_json<'a>(
+    key: &str,
+    method: &str,
+    url: &str,
+    (name, pairs): (&str, impl Iterator<Item = (&'a str, &'a str)>),
+    expires_at: OffsetDateTime,
+    view_url: &str,
+) -> String {
     let mut body = String::with_capacity(1024 + key.len() + url.len() + view_url.len());
     body.push_str("{\"key\":");
     push_json_string(&mut body, key);
@@ -214,11 +319,7 @@ pub(super) fn upload_created<'a>(
     body.push_str("\",\"viewUrl\":");
     push_json_string(&mut body, view_url);
     body.push('}');
-    let mut response = respond(StatusCode::CREATED, "application/json", body);
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    body
 }
 
 /// A GET URL of `key`, for the page to show what was stored; it lives

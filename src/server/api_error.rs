@@ -20,8 +20,14 @@ use time::OffsetDateTime;
 pub enum ApiError {
     /// `POST /api/uploads` without a urlencoded form.
     UnsupportedBody,
-    /// The form is over `MAX_FORM_BYTES`.
-    FormTooLarge,
+    /// The form (or JSON body) is over this many bytes.
+    FormTooLarge(usize),
+    /// `POST /api/uploads/batch` without a JSON body.
+    NotJson,
+    /// The JSON body is malformed or not the documented shape.
+    MalformedJson(String),
+    /// A batch with no files or more than [`super::api_batch::MAX_FILES`].
+    BatchSize(usize),
     /// The form paused too long or came too slowly.
     BodyTimeout,
     /// The body's framing is broken or it was cut short.
@@ -56,6 +62,16 @@ pub enum ApiError {
         /// The limit.
         limit: u64,
     },
+    /// `size` is over S3's 5 GiB single-PUT limit (but allowed multipart).
+    SinglePutTooLarge(u64),
+    /// The upload ticket is not one this server made for this key.
+    InvalidTicket,
+    /// The upload ticket is genuine but expired.
+    TicketExpired,
+    /// A part number the ticket does not allow, or a malformed list.
+    InvalidPart(String),
+    /// `uploadId` is not one S3 could have made.
+    InvalidUploadId,
     /// The credentials expire at this time and could not be refreshed.
     CredentialsExpiring(OffsetDateTime),
     /// Signing failed although everything was checked before: a bug.
@@ -93,10 +109,29 @@ impl ApiError {
                 "unsupported_body",
                 "Send the fields filename, type and size as application/x-www-form-urlencoded.".into(),
             ),
-            FormTooLarge => (
+            FormTooLarge(max) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "form_too_large",
-                "The form is larger than 4 KiB; send only filename, type and size.".into(),
+                format!("The body is larger than {} KiB; send only the documented fields.", max / 1024).into(),
+            ),
+            NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_body",
+                "Send {\"files\": [{\"filename\", \"type\", \"size\"}, …]} as application/json.".into(),
+            ),
+            MalformedJson(message) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("The JSON body is malformed: {message}.").into(),
+            ),
+            BatchSize(n) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!(
+                    "A batch has 1 to {} files; this one has {n}.",
+                    super::api_batch::MAX_FILES
+                )
+                .into(),
             ),
             BodyTimeout => (
                 StatusCode::REQUEST_TIMEOUT,
@@ -126,6 +161,28 @@ impl ApiError {
                 "too_large",
                 format!("The file is {size} bytes; the limit is {limit} bytes.").into(),
             ),
+            SinglePutTooLarge(size) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!(
+                    "The file is {size} bytes; one PUT takes at most {} bytes (S3's limit): \
+                     upload it with POST /api/multipart.",
+                    super::config::multipart::MAX_SINGLE_PUT_BYTES
+                )
+                .into(),
+            ),
+            InvalidTicket => (
+                StatusCode::FORBIDDEN,
+                "invalid_ticket",
+                "The upload ticket is not valid for this key; start the upload again.".into(),
+            ),
+            TicketExpired => (
+                StatusCode::FORBIDDEN,
+                "ticket_expired",
+                "The upload ticket has expired; abort this upload and start it again.".into(),
+            ),
+            InvalidPart(message) => (StatusCode::BAD_REQUEST, "invalid_part", message.clone().into()),
+            InvalidUploadId => bad("The field 'uploadId' must be 1 to 1024 printable ASCII characters."),
             CredentialsExpiring(at) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "credentials_expiring",

@@ -25,12 +25,20 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const UPLOADER: &[u8] = include_bytes!("../../static/uploader.js");
 
+/// A module imported by the uploader: shared like the uploader itself.
+const fn module(
+    path: &'static str,
+    bytes: &'static [u8],
+) -> (&'static str, &'static str, &'static [u8], Sharing) {
+    (path, JS, bytes, Sharing::AnyOrigin)
+}
+
 /// Path, type, bytes, sharing. `/uploader.js` is always the newest element;
 /// `/uploader-v1.js` is the same file under the name of its interface
 /// version (attributes, events, `--presign-*` properties): a later
 /// incompatible element would be `/uploader-v2.js`, and `-v1` kept. Both
 /// carry their content hash as ETag and are revalidated on every use.
-const FILES: [(&str, &str, &[u8], Sharing); 8] = [
+const FILES: [(&str, &str, &[u8], Sharing); 13] = [
     (
         "/",
         "text/html; charset=utf-8",
@@ -39,6 +47,12 @@ const FILES: [(&str, &str, &[u8], Sharing); 8] = [
     ),
     ("/uploader.js", JS, UPLOADER, Sharing::AnyOrigin),
     ("/uploader-v1.js", JS, UPLOADER, Sharing::AnyOrigin),
+    // The modules the element imports (relative to itself, so from this server).
+    module("/api.js", include_bytes!("../../static/api.js")),
+    module("/batch.js", include_bytes!("../../static/batch.js")),
+    module("/multipart.js", include_bytes!("../../static/multipart.js")),
+    module("/resume.js", include_bytes!("../../static/resume.js")),
+    module("/s3-xml.js", include_bytes!("../../static/s3-xml.js")),
     (
         "/uploader.css",
         CSS,

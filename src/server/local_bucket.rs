@@ -1,14 +1,16 @@
 //! The local bucket: a path-style S3 endpoint at `/s3/local/<key>` that
 //! accepts presigned `PUT`, `GET` and `HEAD`, verified by our own SigV4
-//! verifier, and browser POST uploads to `/s3/local` (`post_upload`), and
-//! keeps objects as files under one directory.
+//! verifier, browser POST uploads to `/s3/local` (`post_upload`) and
+//! multipart uploads (`local_multipart`), and keeps objects as files
+//! under one directory.
 //!
 //! A `PUT` streams the body into a temporary file, syncs it, then moves it
 //! into place in one step, so readers see the whole object or none, and a
 //! cut connection leaves nothing behind. Its first bytes must not be
 //! recognisably another type than its `Content-Type` (`sniff`).
 
-use super::body::{BodyError, Pace};
+use super::body::Pace;
+use super::config::multipart::MAX_SINGLE_PUT_BYTES;
 use super::config::UploadPolicy;
 use super::http::{empty, Body, FileBody};
 use super::keys::{is_storable, TMP_DIR};
@@ -19,9 +21,7 @@ use crate::sigv4::{verify_presigned, Received, VerifyOptions, UNSIGNED_PAYLOAD};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use hyper::{Method, Request, Response};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
 
 /// Answers one request under `/s3/`.
 pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Response<Body> {
@@ -30,6 +30,8 @@ pub async fn handle(request: Request<Incoming>, state: &State, dir: &Path) -> Re
         || resource.strip_prefix(LOCAL_PREFIX) == Some(&format!("/{LOCAL_BUCKET}/"));
     let answer = if request.method() == Method::POST && bucket_url {
         super::post_upload::upload(request, state, dir).await
+    } else if super::local_multipart::is_multipart(request.uri().query()) {
+        super::local_multipart::handle(request, state, dir, &resource).await
     } else {
         object(request, state, dir, &resource).await
     };
@@ -47,15 +49,7 @@ async fn object(
         return Err(S3Error::MethodNotAllowed);
     }
     verify(&request, state).map_err(S3Error::Verify)?;
-    let raw_key = resource
-        .strip_prefix(LOCAL_PREFIX)
-        .and_then(|p| p.strip_prefix('/'))
-        .and_then(|p| p.strip_prefix(LOCAL_BUCKET))
-        .and_then(|p| p.strip_prefix('/'))
-        .ok_or(S3Error::NoSuchBucket)?;
-    let key = percent_encoding::percent_decode_str(raw_key)
-        .decode_utf8()
-        .map_err(|_| S3Error::KeyNotUtf8)?;
+    let key = object_key(resource)?;
     let path = object_path(dir, &key).ok_or(S3Error::KeyRefused)?;
     if request.method() == Method::PUT {
         put(request, state, dir, &path).await
@@ -64,7 +58,25 @@ async fn object(
     }
 }
 
-fn verify(request: &Request<Incoming>, state: &State) -> Result<(), crate::sigv4::VerifyError> {
+/// The key of the object at `resource` (`/s3/local/<key>`), decoded.
+pub(super) fn object_key(resource: &str) -> Result<String, S3Error> {
+    let raw_key = resource
+        .strip_prefix(LOCAL_PREFIX)
+        .and_then(|p| p.strip_prefix('/'))
+        .and_then(|p| p.strip_prefix(LOCAL_BUCKET))
+        .and_then(|p| p.strip_prefix('/'))
+        .ok_or(S3Error::NoSuchBucket)?;
+    percent_encoding::percent_decode_str(raw_key)
+        .decode_utf8()
+        .map(|key| key.into_owned())
+        .map_err(|_| S3Error::KeyNotUtf8)
+}
+
+/// Checks a presigned request against the local bucket's keys.
+pub(super) fn verify(
+    request: &Request<Incoming>,
+    state: &State,
+) -> Result<(), crate::sigv4::VerifyError> {
     let headers: Vec<(&str, &str)> = request
         .headers()
         .iter()
@@ -111,7 +123,8 @@ async fn put(
     if exclusive && tokio::fs::try_exists(path).await.unwrap_or(false) {
         return Err(S3Error::PreconditionFailed);
     }
-    let max = state.config.policy.max_bytes;
+    // One PUT takes at most 5 GiB, as on S3; larger objects go multipart.
+    let max = state.config.policy.max_bytes.min(MAX_SINGLE_PUT_BYTES);
     let mut content = PrefixCheck::new(
         request
             .headers()
@@ -129,31 +142,10 @@ async fn put(
     }
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
     tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
-    let mut file = tokio::fs::File::create(&tmp.path).await?;
     let mut body = request.into_body();
     let mut pace = Pace::new(&state.config.limits);
-    let mut hash = Sha256::new();
-    let mut written: u64 = 0;
-    loop {
-        let frame = match pace.next(&mut body).await {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(BodyError::Malformed) => return Err(S3Error::IncompleteBody),
-            Err(BodyError::TooSlow | BodyError::TooLarge) => return Err(S3Error::RequestTimeout),
-        };
-        if let Ok(data) = frame.into_data() {
-            written += data.len() as u64;
-            if written > max {
-                return Err(S3Error::EntityTooLarge);
-            }
-            content.feed(&data).map_err(S3Error::ContentMismatch)?;
-            hash.update(&data);
-            file.write_all(&data).await?;
-        }
-    }
-    content.finish().map_err(S3Error::ContentMismatch)?;
-    file.sync_all().await?;
-    let etag = hex::encode(&hash.finalize()[..16]);
+    super::spool::spool(&mut body, &mut pace, &tmp, max, Some(&mut content)).await?;
+    let etag = super::spool::new_etag(&state.keys);
     place(dir, &tmp, path, exclusive).await?;
     let mut response = Response::new(empty());
     let headers = response.headers_mut();

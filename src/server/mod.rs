@@ -12,7 +12,11 @@
 //! | `hosts`, `cors` | `Host` check (DNS rebinding), CORS for `ALLOWED_ORIGINS` |
 //! | `body` | request bodies read against a deadline and a minimum rate |
 //! | `api`, `api_post` | `GET /api/config`, `POST /api/uploads` (a presigned PUT, or with `method=post` a POST form) |
+//! | `api_batch` | `POST /api/uploads/batch`: presigned PUTs for up to 100 files in one request |
+//! | `api_multipart`, `ticket` | `POST /api/multipart[/parts,/list,/complete,/abort]`: presigned multipart calls, kept to what an HMAC upload ticket allows |
 //! | `local_bucket` | the built-in bucket at `/s3/local/…`: presigned `PUT`/`GET`/`HEAD` verified with [`crate::sigv4`], files placed atomically |
+//! | `local_multipart`, `multipart_xml` | the local bucket's multipart calls: parts in temporary files, completed by one atomic rename, abandoned uploads swept; their XML |
+//! | `spool` | a `PUT` or part body into a temporary file, hashed, disk writes overlapping network reads |
 //! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
 //! | `sniff` | what an object's first bytes are, and whether they contradict its signed type (the local bucket refuses that) |
 //! | `api_error`, `s3_error` | every JSON error of the API and every S3 XML error of the local bucket: one table each |
@@ -42,7 +46,9 @@
 
 mod access_log;
 mod api;
+mod api_batch;
 mod api_error;
+mod api_multipart;
 mod api_post;
 mod assets;
 mod body;
@@ -56,6 +62,8 @@ mod hosts;
 mod http;
 mod keys;
 mod local_bucket;
+mod local_multipart;
+mod multipart_xml;
 mod post_upload;
 mod rate_limit;
 mod routes;
@@ -63,7 +71,9 @@ mod rt;
 mod s3_error;
 mod serve;
 mod sniff;
+mod spool;
 mod state;
+mod ticket;
 
 pub use config::{AccessLogFormat, Config, ConfigError, Vars};
 pub use serve::{run, Server};

@@ -1,5 +1,5 @@
-//! A token bucket per client address, for `POST /api/uploads` and for
-//! failed `API_TOKEN` attempts.
+//! A token bucket per client address, for the API's `POST`s (one token per
+//! request, a batch included) and for failed `API_TOKEN` attempts.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

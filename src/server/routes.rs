@@ -5,7 +5,7 @@ use super::access_log::Entry;
 use super::api_error::ApiError;
 use super::http::{respond, Body};
 use super::state::{State, LOCAL_PREFIX};
-use super::{api, cors, local_bucket};
+use super::{api, api_batch, api_multipart, cors, local_bucket};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
@@ -69,12 +69,22 @@ async fn route(request: Request<Incoming>, state: &State, client: SocketAddr) ->
         "/api/uploads" if method == Method::OPTIONS => {
             cors::preflight(state, request.headers(), "POST", cors::API)
         }
+        api_batch::PATH if method == Method::POST => {
+            api_batch::create_batch(request, state, client.ip()).await
+        }
+        _ if api_multipart::PATHS.contains(&path) && method == Method::POST => {
+            api_multipart::handle(request, state, client.ip()).await
+        }
+        _ if path == api_batch::PATH || api_multipart::PATHS.contains(&path) => match *method {
+            Method::OPTIONS => cors::preflight(state, request.headers(), "POST", cors::API),
+            _ => not_allowed("POST"),
+        },
         "/healthz" | "/api/config" => not_allowed("GET, HEAD"),
         "/api/uploads" => not_allowed("POST"),
         _ if is_local_bucket(path, state) && method == Method::OPTIONS => cors::preflight(
             state,
             request.headers(),
-            "GET, HEAD, PUT, POST",
+            "GET, HEAD, PUT, POST, DELETE",
             cors::LOCAL_BUCKET,
         ),
         _ if is_local_bucket(path, state) => {

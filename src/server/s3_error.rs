@@ -44,6 +44,18 @@ pub enum S3Error {
     Form(FormError),
     /// The POST policy refuses the upload.
     Policy(PostError),
+    /// The multipart upload is unknown, finished or aborted.
+    NoSuchUpload,
+    /// A part named at complete is missing or has another ETag.
+    InvalidPart,
+    /// The parts named at complete are not in ascending order.
+    InvalidPartOrder,
+    /// A part other than the last is under 5 MiB.
+    EntityTooSmall,
+    /// The `<CompleteMultipartUpload>` body is not well formed.
+    MalformedXml,
+    /// A query parameter S3 would refuse, with S3's message.
+    InvalidArgument(&'static str),
     /// The object's first bytes are recognisably another type than the
     /// one it was signed with (HTML named `.png`).
     ContentMismatch(Mismatch),
@@ -58,7 +70,10 @@ impl S3Error {
             MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
-                "The local bucket accepts presigned PUT, GET and HEAD requests, and POST uploads to the bucket's URL.".into(),
+                "The local bucket accepts presigned PUT, GET and HEAD requests, the multipart calls \
+                 (POST ?uploads, PUT ?partNumber&uploadId, GET, POST and DELETE ?uploadId), and POST \
+                 uploads to the bucket's URL."
+                    .into(),
             ),
             Verify(e) => (
                 match e.kind() {
@@ -131,6 +146,42 @@ impl S3Error {
                 },
                 format!("{}.", capitalised(&e.to_string())).into(),
             ),
+            NoSuchUpload => (
+                StatusCode::NOT_FOUND,
+                "NoSuchUpload",
+                "The specified multipart upload does not exist. The upload ID might be invalid, or the \
+                 multipart upload might have been aborted or completed."
+                    .into(),
+            ),
+            InvalidPart => (
+                bad,
+                "InvalidPart",
+                "One or more of the specified parts could not be found. The part might not have been \
+                 uploaded, or the specified entity tag might not have matched the part's entity tag."
+                    .into(),
+            ),
+            InvalidPartOrder => (
+                bad,
+                "InvalidPartOrder",
+                "The list of parts was not in ascending order. The parts list must be specified in \
+                 order by part number."
+                    .into(),
+            ),
+            EntityTooSmall => (
+                bad,
+                "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed object size: every part but \
+                 the last must be at least 5 MiB."
+                    .into(),
+            ),
+            MalformedXml => (
+                bad,
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our published \
+                 schema."
+                    .into(),
+            ),
+            InvalidArgument(message) => (bad, "InvalidArgument", (*message).into()),
             Policy(e) => (
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
                 e.s3_code(),

@@ -32,7 +32,8 @@ pub struct State {
     pub signer: Arc<LiveSigner>,
     /// The local bucket's directory, when there is no S3 bucket.
     pub local_dir: Option<PathBuf>,
-    /// Per-IP limiter of `POST /api/uploads`.
+    /// Per-IP limiter of the API's `POST`s: one token per request, a
+    /// batch or a request for 100 part URLs included.
     pub limiter: RateLimiter,
     /// Per-IP limiter of wrong `API_TOKEN`s.
     pub failed_tokens: RateLimiter,
@@ -95,6 +96,15 @@ impl State {
                 ..
             } => {
                 super::local_bucket::prepare(dir)?;
+                // No URL for an upload works after its ticket and then the
+                // last URL signed with it have expired.
+                super::local_multipart::spawn_sweeper(
+                    dir.clone(),
+                    std::time::Duration::from_secs(
+                        u64::from(config.multipart.ticket_seconds)
+                            + u64::from(config.policy.expires_seconds),
+                    ),
+                );
                 let origin = config
                     .public_url
                     .as_deref()
@@ -119,10 +129,13 @@ impl State {
             .map(|t| super::http::json_string(t))
             .collect();
         let config_json = format!(
-            "{{\"maxBytes\":{},\"allowedTypes\":[{}],\"expiresSeconds\":{},\"resize\":{}}}",
+            "{{\"maxBytes\":{},\"allowedTypes\":[{}],\"expiresSeconds\":{},\
+             \"multipartThresholdBytes\":{},\"multipartPartBytes\":{},\"resize\":{}}}",
             policy.max_bytes,
             types.join(","),
             policy.expires_seconds,
+            config.multipart.threshold_bytes,
+            config.multipart.part_bytes,
             Resize::json(config.resize.as_ref())
         );
         Ok(State {

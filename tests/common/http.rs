@@ -100,8 +100,16 @@ pub fn send_raw(
     }
     head.push_str("Connection: close\r\n\r\n");
     stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    stream.flush()?;
+    match stream.write_all(body).and_then(|()| stream.flush()) {
+        // The server answered (and closed) before taking the whole body,
+        // as S3 does with a refusal: its answer is still to be read.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) => {}
+        written => written?,
+    }
 
     let mut raw = Vec::new();
     stream.take(MAX_RESPONSE).read_to_end(&mut raw)?;

@@ -8,9 +8,10 @@ script makes them with botocore's S3 client as the admin identity of
 tests/conformance/identities.json (path style, region us-east-1, no retries).
 
     python s3_admin.py create-bucket BUCKET
-    python s3_admin.py put-cors BUCKET ORIGIN [ORIGIN...]   # PUT GET HEAD; content-type, if-none-match; ETag
+    python s3_admin.py put-cors BUCKET ORIGIN [ORIGIN...]   # PUT GET HEAD POST DELETE; content-type, if-none-match; ETag
     python s3_admin.py get-cors BUCKET                      # prints the rules as JSON
     python s3_admin.py list BUCKET                          # prints [{"key", "size"}] as JSON
+    python s3_admin.py list-uploads BUCKET                  # prints the unfinished multipart uploads [{"key", "uploadId"}]
     python s3_admin.py head BUCKET KEY                      # prints {"size", "contentType"} or {"missing": true}
 
 The endpoint is SEAWEEDFS_ENDPOINT (default http://127.0.0.1:8333). Run it with the
@@ -69,7 +70,8 @@ def cors_rules(origins):
     return [
         {
             "AllowedOrigins": origins,
-            "AllowedMethods": ["PUT", "GET", "HEAD"],
+            # POST and DELETE: multipart create, complete and abort (as the README's rule).
+            "AllowedMethods": ["PUT", "GET", "HEAD", "POST", "DELETE"],
             "AllowedHeaders": ["content-type", "if-none-match"],
             "ExposeHeaders": ["ETag"],
             "MaxAgeSeconds": 600,
@@ -94,6 +96,9 @@ def main(argv):
         out = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             out += [{"key": o["Key"], "size": o["Size"]} for o in page.get("Contents", [])]
+    elif command == "list-uploads" and not rest:
+        uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        out = [{"key": u["Key"], "uploadId": u["UploadId"]} for u in uploads]
     elif command == "head" and len(rest) == 1:
         try:
             head = s3.head_object(Bucket=bucket, Key=rest[0])

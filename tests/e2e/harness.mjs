@@ -5,6 +5,7 @@
 // or a real S3-compatible bucket on another origin (read back over HTTP).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,12 +25,14 @@ export const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 /**
  * Runs `presign serve --listen 127.0.0.1:0` with exactly `env` (plus PATH and
  * a throwaway HOME, so no ~/.aws of the machine leaks in) and resolves once it
- * prints its address.
+ * prints its address. The rate limit is off unless `env` sets it; a variable
+ * set to null is left unset, so the server uses its default.
  */
 export async function startServer({ env = {}, timeoutMs = 10_000 } = {}) {
   const home = await mkdtemp(join(tmpdir(), 'presign-e2e-home-'));
+  const vars = { PATH: process.env.PATH, HOME: home, RATE_LIMIT_PER_MINUTE: '0', ...env };
   const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH, HOME: home, RATE_LIMIT_PER_MINUTE: '0', ...env },
+    env: Object.fromEntries(Object.entries(vars).filter(([, value]) => value !== null)),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -106,6 +109,9 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * uncaught errors, CSP violations and traffic leaving the machine.
  * `check()` asserts none happened; other console errors are only logged,
  * since a refused PUT legitimately logs "Failed to load resource".
+ * `apiPosts` holds one form body (`filename`, `type`, `size`) per file the
+ * page asked a single-PUT URL for, whether through `POST /api/uploads` or as
+ * one file of a `POST /api/uploads/batch`; `batchPosts` counts the batches.
  */
 export async function openPage(browser, url, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', log = () => {} } = {}) {
   const context = await browser.newContext({ viewport, colorScheme });
@@ -113,6 +119,7 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
   page.setDefaultTimeout(15_000);
   const problems = [];
   const apiPosts = [];
+  let batchPosts = 0;
   page.on('console', message => {
     if (message.type() !== 'error' && message.type() !== 'warning') return;
     log(`console ${message.type()}: ${message.text()}`);
@@ -125,6 +132,12 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
     const target = new URL(request.url());
     if (/^https?:$/.test(target.protocol) && !LOOPBACK.has(target.hostname)) problems.push(`off-machine request: ${request.url()}`);
     if (request.method() === 'POST' && target.pathname === '/api/uploads') apiPosts.push(request.postData() ?? '');
+    if (request.method() === 'POST' && target.pathname === '/api/uploads/batch') {
+      batchPosts++;
+      for (const { filename, type, size } of JSON.parse(request.postData() ?? '{}').files ?? []) {
+        apiPosts.push(new URLSearchParams({ filename, type, size: String(size) }).toString());
+      }
+    }
   });
   const response = await page.goto(url);
   assert.equal(response.status(), 200);
@@ -134,6 +147,7 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
     context,
     page,
     apiPosts,
+    get batchPosts() { return batchPosts; },
     check: () => assert.deepEqual(problems, [], 'the page misbehaved'),
     close: () => context.close(),
   };
@@ -199,6 +213,57 @@ export async function makeJpeg(page, width, height) {
   const buffer = Buffer.from(bytes);
   assert.deepEqual([...buffer.subarray(0, 3)], [0xff, 0xd8, 0xff], 'canvas made no JPEG');
   return buffer;
+}
+
+/**
+ * A valid PNG of about `bytes` bytes that decodes fast: a 16×16 image and a
+ * private ancillary chunk ("prVt", which decoders skip) of random bytes.
+ */
+export function makeBigPng(bytes) {
+  const small = makePng(16, 16, { noise: true, seed: bytes % 997 });
+  const iend = small.subarray(small.length - 12);
+  const data = randomBytes(Math.max(0, bytes - small.length - 12));
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write('prVt', 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(data, crc32(Buffer.from('prVt', 'latin1'))), 0);
+  return Buffer.concat([small.subarray(0, small.length - 12), head, data, crc, iend]);
+}
+
+/**
+ * Holds the part PUTs to `url` (a route pattern) whose part number is over
+ * `upTo`: they never reach the storage. `cut()` aborts the held ones, as a
+ * dropped connection would, and stops holding. Call it before a reload, so
+ * that no held part is let through to the storage afterwards.
+ */
+export async function holdParts(page, url, upTo) {
+  const held = [];
+  // A held request's handler stays running until cut: one that returned
+  // without handling its route could let the request through later.
+  const handler = route => {
+    const request = route.request();
+    const part = Number(new URL(request.url()).searchParams.get('partNumber'));
+    if (request.method() !== 'PUT' || part <= upTo) return route.fallback();
+    return new Promise(release => held.push({ route, release }));
+  };
+  await page.route(url, handler);
+  return {
+    async cut() {
+      const cutting = held.splice(0);
+      await Promise.all(cutting.map(({ route }) => route.abort('connectionreset').catch(() => {})));
+      cutting.forEach(({ release }) => release());
+      await page.unroute(url, handler);
+    },
+  };
+}
+
+/** Writes `buffer` to a fresh temporary file called `name`; returns its path and a remover. */
+export async function tempFile(name, buffer) {
+  const dir = await mkdtemp(join(tmpdir(), 'presign-e2e-file-'));
+  const path = join(dir, name);
+  await writeFile(path, buffer);
+  return { path, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 export const SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');

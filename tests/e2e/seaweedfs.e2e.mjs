@@ -18,13 +18,17 @@
 // viewUrl the server signed), or for another origin (the page shows its CORS
 // hint and nothing is stored). The page and the bucket are different origins
 // (different ports), so the browser enforces CORS as it would against S3.
+// Files over the multipart threshold go multipart there: a part whose
+// connection is cut is sent again, a cancel aborts the upload (SeaweedFS then
+// lists no unfinished upload), and a reload mid-upload is resumed through
+// SeaweedFS's own ListParts.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  REPO, launchBrowser, makePng, openPage, readRow, row, runUploadScenario, startServer, waitForState,
+  REPO, holdParts, launchBrowser, makeBigPng, makePng, openPage, readRow, row, runUploadScenario, startServer, tempFile, waitForState,
 } from './harness.mjs';
 
 const ENDPOINT = (process.env.SEAWEEDFS_ENDPOINT || 'http://127.0.0.1:8333').replace(/\/+$/, '');
@@ -59,11 +63,12 @@ function preflight(url, origin) {
 }
 
 /** A fresh bucket and our server signing for it; the CORS rule is set by the caller. */
-async function bucketAndServer(name) {
+async function bucketAndServer(name, extraEnv = {}) {
   const bucket = `presign-e2e-${RUN}-${name}`;
   await s3Admin('create-bucket', bucket);
   const server = await startServer({
     env: {
+      ...extraEnv,
       S3_BUCKET_NAME: bucket,
       S3_ENDPOINT: ENDPOINT,
       S3_FORCE_PATH_STYLE: 'true',
@@ -162,7 +167,7 @@ test('with the bucket’s CORS rule for another origin the page shows its CORS h
 
     const tickets = [];
     page.on('response', async response => {
-      if (new URL(response.url()).pathname === '/api/uploads' && response.status() === 201) tickets.push(await response.json());
+      if (new URL(response.url()).pathname === '/api/uploads/batch' && response.status() === 201) tickets.push(...(await response.json()).uploads);
     });
     const name = 'blocked.png';
     await page.setInputFiles('#file-input', { name, mimeType: 'image/png', buffer: makePng(120, 80, { seed: 4 }) });
@@ -188,5 +193,143 @@ test('with the bucket’s CORS rule for another origin the page shows its CORS h
     session.check();
   } finally {
     await Promise.all([session.close(), server.stop()]);
+  }
+});
+
+test('a 40 MiB image goes multipart to SeaweedFS on another origin: parts, a cut one sent again, complete', { timeout: 120_000 }, async t => {
+  const MiB = 1024 * 1024;
+  const { bucket, server, origin } = await bucketAndServer('multipart', { UPLOAD_MAX_BYTES: String(64 * MiB) });
+  const session = await openPage(browser, server.url, { log: m => t.diagnostic(m) }).catch(async err => {
+    await server.stop();
+    throw err;
+  });
+  const { page } = session;
+  const buffer = makeBigPng(40 * MiB);  // 5 parts of 8 MiB
+  const file = await tempFile('multipart.png', buffer);
+  try {
+    await s3Admin('put-cors', bucket, origin);
+    const calls = [];
+    page.on('request', request => {
+      const url = new URL(request.url());
+      if (url.origin === ENDPOINT && (url.searchParams.has('uploadId') || url.searchParams.has('uploads'))) {
+        calls.push(`${request.method()} ${url.searchParams.get('partNumber') ?? ''}`.trim());
+      }
+    });
+    let cut = 0;
+    // Part 2's first PUT loses its connection: sent again, with a fresh URL.
+    await page.route(`${ENDPOINT}/**`, route => {
+      const url = new URL(route.request().url());
+      return route.request().method() === 'PUT' && url.searchParams.get('partNumber') === '2' && ++cut === 1
+        ? route.abort('connectionreset')
+        : route.fallback();
+    });
+    await page.setInputFiles('#file-input', file.path);
+    const shown = await waitForState(page, 'multipart.png', 'done', 90_000);
+    assert.equal(cut, 2, 'part 2 was cut once, then sent again');
+    assert.deepEqual(calls.filter(c => c.startsWith('PUT')).sort(), ['PUT 1', 'PUT 2', 'PUT 2', 'PUT 3', 'PUT 4', 'PUT 5']);
+    assert.deepEqual(calls.filter(c => !c.startsWith('PUT')), ['POST', 'POST'], 'create, then complete');
+    const listed = await s3Admin('list', bucket);
+    assert.deepEqual(listed, [{ key: shown.key, size: buffer.length }]);
+    assert.deepEqual(await s3Admin('head', bucket, shown.key), { size: buffer.length, contentType: 'image/png' });
+    const response = await fetch(shown.viewUrl, { signal: AbortSignal.timeout(20_000) });
+    assert.equal(response.status, 200);
+    assert.ok(Buffer.from(await response.arrayBuffer()).equals(buffer), 'SeaweedFS holds other bytes than the file');
+    session.check();
+  } finally {
+    await Promise.all([session.close(), server.stop()]);
+    await file.remove();
+  }
+});
+
+test('cancelling a multipart upload to SeaweedFS aborts it there', { timeout: 120_000 }, async t => {
+  const MiB = 1024 * 1024;
+  const { bucket, server, origin } = await bucketAndServer('abort', { UPLOAD_MAX_BYTES: String(64 * MiB) });
+  const session = await openPage(browser, server.url, { log: m => t.diagnostic(m) }).catch(async err => {
+    await server.stop();
+    throw err;
+  });
+  const { page } = session;
+  const file = await tempFile('abandoned.png', makeBigPng(24 * MiB));
+  try {
+    await s3Admin('put-cors', bucket, origin);
+    const answers = [];
+    page.on('response', response => {
+      const url = new URL(response.url());
+      if (url.origin === ENDPOINT) answers.push(`${response.request().method()} ${url.searchParams.get('partNumber') ?? ''} ${response.status()}`);
+    });
+    // Part 1 goes through; the others are held, so the upload is half done when cancelled.
+    const holder = await holdParts(page, `${ENDPOINT}/**`, 1);
+    await page.setInputFiles('#file-input', file.path);
+    await row(page, 'abandoned.png').locator('.cancel').waitFor();
+    const start = Date.now();
+    while (!answers.includes('PUT 1 200')) {
+      assert.ok(Date.now() - start < 30_000, `part 1 never stored: ${answers}`);
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    const unfinished = await s3Admin('list-uploads', bucket);
+    assert.equal(unfinished.length, 1, `one unfinished upload before the cancel: ${JSON.stringify(unfinished)}`);
+    await row(page, 'abandoned.png').locator('.cancel').click();
+    await waitForState(page, 'abandoned.png', 'cancelled');
+    while (!answers.some(a => a.startsWith('DELETE'))) {
+      assert.ok(Date.now() - start < 30_000, `no abort answered: ${answers}`);
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    assert.ok(answers.includes('DELETE  204'), `the abort: ${answers}`);
+    assert.deepEqual(await s3Admin('list-uploads', bucket), [], 'the upload is aborted');
+    assert.deepEqual(await s3Admin('list', bucket), [], 'the bucket holds nothing');
+    await holder.cut();
+    session.check();
+  } finally {
+    await Promise.all([session.close(), server.stop()]);
+    await file.remove();
+  }
+});
+
+test('a multipart upload to SeaweedFS cut by a reload is resumed: ListParts there, only the missing parts sent', { timeout: 120_000 }, async t => {
+  const MiB = 1024 * 1024;
+  const { bucket, server, origin } = await bucketAndServer('resume', { UPLOAD_MAX_BYTES: String(64 * MiB) });
+  const session = await openPage(browser, server.url, { log: m => t.diagnostic(m) }).catch(async err => {
+    await server.stop();
+    throw err;
+  });
+  const { page } = session;
+  page.on('dialog', dialog => dialog.accept());  // "leave the page?" while uploading
+  const buffer = makeBigPng(32 * MiB);  // 4 parts of 8 MiB
+  const file = await tempFile('resumed.png', buffer);
+  try {
+    await s3Admin('put-cors', bucket, origin);
+    const puts = [];
+    const stored = [];
+    page.on('request', request => {
+      const part = new URL(request.url()).searchParams.get('partNumber');
+      if (request.method() === 'PUT' && part) puts.push(Number(part));
+    });
+    page.on('response', response => {
+      const part = new URL(response.url()).searchParams.get('partNumber');
+      if (part && response.status() === 200) stored.push(Number(part));
+    });
+    // Part 1 goes through; the others are held, then cut just before the reload.
+    const holder = await holdParts(page, `${ENDPOINT}/**`, 1);
+    await page.setInputFiles('#file-input', file.path);
+    const start = Date.now();
+    while (!stored.includes(1)) {
+      assert.ok(Date.now() - start < 30_000, 'part 1 never stored');
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    await holder.cut();
+    await page.reload();
+    const sent = puts.length;
+    await page.locator('.resumable-item', { hasText: 'resumed.png' }).waitFor();
+    await page.setInputFiles('#file-input', file.path);
+    const shown = await waitForState(page, 'resumed.png', 'done', 90_000);
+    assert.deepEqual(puts.slice(sent).sort(), [2, 3, 4], 'part 1, listed by SeaweedFS, was not sent again');
+    assert.deepEqual(await s3Admin('list', bucket), [{ key: shown.key, size: buffer.length }]);
+    assert.deepEqual(await s3Admin('list-uploads', bucket), [], 'no unfinished upload left');
+    const response = await fetch(shown.viewUrl, { signal: AbortSignal.timeout(20_000) });
+    assert.ok(Buffer.from(await response.arrayBuffer()).equals(buffer), 'SeaweedFS holds other bytes than the file');
+    session.check();
+  } finally {
+    await Promise.all([session.close(), server.stop()]);
+    await file.remove();
   }
 });

@@ -70,7 +70,7 @@ test('a 503 from the API and a dropped connection are retried by themselves', as
   const { page } = session;
   try {
     let posts = 0;
-    await page.route('**/api/uploads', route => (++posts === 1
+    await page.route('**/api/uploads/batch', route => (++posts === 1
       ? route.fulfill({ status: 503, json: { error: 'unavailable', message: 'Try again shortly.' } })
       : route.fallback()));
     let puts = 0;
@@ -102,7 +102,7 @@ test('cancelling mid-upload leaves nothing in the bucket', async t => {
     });
     const tickets = [];
     page.on('response', async response => {
-      if (response.url().endsWith('/api/uploads')) tickets.push(await response.json());
+      if (response.url().endsWith('/api/uploads/batch')) tickets.push(...(await response.json()).uploads);
     });
     const big = makePng(1640, 1640, { noise: true });
     assert.ok(big.length > 8_000_000);

@@ -8,7 +8,8 @@ use std::time::Duration;
 /// Limits that protect the server.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// `POST /api/uploads` per client IP per minute; 0 turns it off.
+    /// API requests (`POST /api/…`, a batch counting once) per client IP
+    /// per minute; 0 turns it off.
     pub rate_per_minute: u32,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,

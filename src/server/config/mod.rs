@@ -6,11 +6,13 @@
 mod access;
 pub(crate) mod files;
 mod limits;
+pub mod multipart;
 pub mod policy;
 mod resize;
 
 pub use access::ApiToken;
 pub use limits::Limits;
+pub use multipart::Multipart;
 pub use policy::{is_media_type, UploadPolicy};
 pub use resize::Resize;
 
@@ -54,18 +56,20 @@ pub struct Config {
     pub storage: Storage,
     /// What may be uploaded.
     pub policy: UploadPolicy,
+    /// Multipart uploads: threshold, part size, ticket key.
+    pub multipart: Multipart,
     /// Protection.
     pub limits: Limits,
     /// Whether and how the page shrinks oversized images before uploading.
     pub resize: Option<Resize>,
-    /// Origins besides this server's own that may call `POST /api/uploads`
+    /// Origins besides this server's own that may call the API
     /// (answered with CORS headers).
     pub allowed_origins: Vec<String>,
     /// `Host` names accepted besides loopback ones and `PUBLIC_URL`'s; when
     /// empty and listening on loopback, other names are refused (DNS
     /// rebinding).
     pub allowed_hosts: Vec<String>,
-    /// When set, `POST /api/uploads` needs `Authorization: Bearer <token>`.
+    /// When set, every `POST /api/…` needs `Authorization: Bearer <token>`.
     pub api_token: Option<ApiToken>,
     /// The base URL browsers reach this server at, when it differs from
     /// the `Host` they send (used for local-bucket URLs).
@@ -285,6 +289,7 @@ impl Config {
             listen,
             storage,
             policy: UploadPolicy::load(vars)?,
+            multipart: Multipart::load(vars)?,
             limits: Limits::load(vars)?,
             resize: Resize::load(vars)?,
             allowed_origins: access::allowed_origins(vars)?,
@@ -331,7 +336,8 @@ impl Config {
         let p = &self.policy;
         format!(
             "storage: {storage}\nuploads: types {}; max {} bytes; URLs valid {} s; keys under {:?}; if-none-match {}; {}\n\
-             limits: {} uploads/min per IP; {} connections; api token {}",
+             multipart: above {} bytes, parts of {} bytes, tickets valid {} s{}\n\
+             limits: {} API requests/min per IP; {} connections; api token {}",
             p.allowed_types.join(", "),
             p.max_bytes,
             p.expires_seconds,
@@ -343,6 +349,14 @@ impl Config {
                     "page resizes to {} pixels at quality {}%",
                     r.max_pixels, r.quality_percent
                 ),
+            },
+            self.multipart.threshold_bytes,
+            self.multipart.part_bytes,
+            self.multipart.ticket_seconds,
+            if self.multipart.generated_ticket_key {
+                ", key generated for this run"
+            } else {
+                ""
             },
             self.limits.rate_per_minute,
             self.limits.max_connections,

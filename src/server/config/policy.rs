@@ -1,5 +1,6 @@
 //! What may be uploaded: types, size, URL lifetime, where keys go.
 
+use super::multipart::MAX_OBJECT_BYTES;
 use super::{error, ConfigError, Vars};
 use crate::sigv4::MAX_EXPIRES;
 
@@ -71,11 +72,12 @@ impl UploadPolicy {
             10 * 1024 * 1024,
             "a whole number of bytes",
         )?;
-        // S3 takes at most 5 GiB in one PUT.
-        if !(1..=5 * 1024 * 1024 * 1024).contains(&max_bytes) {
-            return Err(error(
-                "UPLOAD_MAX_BYTES must be from 1 to 5368709120 (5 GiB, S3's single PUT limit)",
-            ));
+        // Files above 5 GiB go multipart (one PUT takes at most that); an
+        // S3 object is at most 5 TiB, less than 10,000 parts of 5 GiB.
+        if !(1..=MAX_OBJECT_BYTES).contains(&max_bytes) {
+            return Err(error(format!(
+                "UPLOAD_MAX_BYTES must be from 1 to {MAX_OBJECT_BYTES} (5 TiB, S3's largest object)"
+            )));
         }
         let expires = |name, default| -> Result<u32, ConfigError> {
             let value: u32 = vars.parse(name, default, "a whole number of seconds")?;

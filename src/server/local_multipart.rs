@@ -1,0 +1,488 @@
+//! The local bucket's multipart upload, the five S3 calls on
+//! `/s3/local/<key>`, each a presigned request checked by the same
+//! verifier as a `PUT`:
+//!
+//! | request | call |
+//! | --- | --- |
+//! | `POST ?uploads` | CreateMultipartUpload |
+//! | `PUT ?partNumber=N&uploadId=ID` | UploadPart |
+//! | `GET ?uploadId=ID` | ListParts |
+//! | `POST ?uploadId=ID` | CompleteMultipartUpload |
+//! | `DELETE ?uploadId=ID` | AbortMultipartUpload |
+//!
+//! An upload is a directory `<bucket>/.presign-tmp/multipart/<ID>/` (no
+//! key can name it) holding `upload` (its key and creation time) and one
+//! file per part, `<N>.<ETag>`. A part is streamed to a temporary file and
+//! renamed into place whole, so a cut part leaves nothing and a part sent
+//! again replaces the old one. Complete copies the parts into one
+//! temporary file (in the kernel, without passing the bytes through this
+//! process) and places it like a `PUT`, atomically, `If-None-Match: *`
+//! included; then the directory goes. Abort removes it. Uploads nobody
+//! completes or aborts are removed once no URL for them can work any more
+//! ([`spawn_sweeper`]).
+//!
+//! S3's limits hold: part numbers 1 to 10,000, parts up to 5 GiB, every
+//! part but the last at least 5 MiB (`EntityTooSmall` at complete), the
+//! parts listed in order (`InvalidPartOrder`) with their ETags
+//! (`InvalidPart`), an unknown or finished upload is `NoSuchUpload`.
+
+use super::body::Pace;
+use super::config::multipart::{MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
+use super::http::{empty, respond, Body};
+use super::keys::TMP_DIR;
+use super::local_bucket::{is_key_conflict, object_key, object_path, place, verify, TempFile};
+use super::multipart_xml::{self, ListedPart, PartsPage};
+use super::s3_error::S3Error;
+use super::spool::{new_etag, spool};
+use super::state::{State, LOCAL_BUCKET};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, ETAG, IF_NONE_MATCH};
+use hyper::{Method, Request, Response, StatusCode};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+/// Where uploads live, under [`TMP_DIR`].
+const UPLOADS_DIR: &str = "multipart";
+/// The file of an upload that names its key.
+const UPLOAD_FILE: &str = "upload";
+/// The largest `<CompleteMultipartUpload>` read: 10,000 parts with
+/// checksums fit.
+const MAX_COMPLETE_BYTES: usize = 2 * 1024 * 1024;
+/// Parts per ListParts page, at most (S3's limit).
+const MAX_LIST_PARTS: usize = 1000;
+/// How often abandoned uploads are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Placing a part (rename, then removing the part it replaces) is one
+/// step for every upload of this process: two uploads of the same part
+/// number must not remove each other's file.
+static PLACING: Mutex<()> = Mutex::new(());
+
+/// Whether a query string is one of the multipart calls (it names
+/// `uploads` or `uploadId`).
+pub fn is_multipart(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .map(|p| p.split_once('=').map_or(p, |(n, _)| n))
+            .any(|n| n == "uploads" || n == "uploadId")
+    })
+}
+
+/// The multipart parameters of a query, decoded.
+#[derive(Debug, Default)]
+struct Params {
+    uploads: bool,
+    upload_id: Option<String>,
+    part_number: Option<String>,
+    max_parts: Option<String>,
+    marker: Option<String>,
+}
+
+fn params(query: &str) -> Params {
+    let mut out = Params::default();
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = || {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        match name {
+            "uploads" => out.uploads = true,
+            "uploadId" => out.upload_id = Some(value()),
+            "partNumber" => out.part_number = Some(value()),
+            "max-parts" => out.max_parts = Some(value()),
+            "part-number-marker" => out.marker = Some(value()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Answers one multipart call on the object at `resource`.
+pub async fn handle(
+    request: Request<Incoming>,
+    state: &State,
+    dir: &Path,
+    resource: &str,
+) -> Result<Response<Body>, S3Error> {
+    verify(&request, state).map_err(S3Error::Verify)?;
+    let key = object_key(resource)?;
+    let path = object_path(dir, &key).ok_or(S3Error::KeyRefused)?;
+    let params = params(request.uri().query().unwrap_or(""));
+    let method = request.method().clone();
+    if params.uploads {
+        return match method {
+            Method::POST => create(state, dir, &key).await,
+            _ => Err(S3Error::MethodNotAllowed),
+        };
+    }
+    let id = params.upload_id.as_deref().unwrap_or("");
+    let upload = Upload::open(dir, id, &key)?;
+    match method {
+        Method::PUT => {
+            let number = params
+                .part_number
+                .as_deref()
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|n| (1..=MAX_PARTS).contains(n))
+                .ok_or(S3Error::InvalidArgument(
+                    "Part number must be an integer between 1 and 10000, inclusive.",
+                ))?;
+            upload_part(request, state, dir, &upload, number).await
+        }
+        Method::GET => list_parts(&upload, &key, &params),
+        Method::POST => complete(request, state, dir, &path, &upload, &key, resource).await,
+        Method::DELETE => {
+            upload.remove()?;
+            let mut response = Response::new(empty());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            Ok(response)
+        }
+        _ => Err(S3Error::MethodNotAllowed),
+    }
+}
+
+/// An upload in progress: its directory, checked to be for the key.
+struct Upload {
+    dir: PathBuf,
+}
+
+impl Upload {
+    /// The upload `id` of `key`, or `NoSuchUpload`: unknown, finished,
+    /// aborted, for another key, or not an id this bucket makes.
+    fn open(bucket: &Path, id: &str, key: &str) -> Result<Upload, S3Error> {
+        let well_formed = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        if !well_formed {
+            return Err(S3Error::NoSuchUpload);
+        }
+        let dir = bucket.join(TMP_DIR).join(UPLOADS_DIR).join(id);
+        let record = std::fs::read_to_string(dir.join(UPLOAD_FILE)).unwrap_or_default();
+        if record.split('\n').next() != Some(key) {
+            return Err(S3Error::NoSuchUpload);
+        }
+        Ok(Upload { dir })
+    }
+
+    /// The stored parts by number: ETag, file, size, time.
+    fn parts(&self) -> Result<BTreeMap<u64, (String, PathBuf, std::fs::Metadata)>, S3Error> {
+        let mut parts = BTreeMap::new();
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(S3Error::NoSuchUpload)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some((number, etag)) = name.to_str().and_then(|n| n.split_once('.')) else {
+                continue;
+            };
+            let (Ok(number), Ok(meta)) = (number.parse::<u64>(), entry.metadata()) else {
+                continue;
+            };
+            parts.insert(number, (etag.to_owned(), entry.path(), meta));
+        }
+        Ok(parts)
+    }
+
+    fn remove(&self) -> Result<(), S3Error> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(S3Error::NoSuchUpload),
+            done => Ok(done?),
+        }
+    }
+}
+
+async fn create(state: &State, dir: &Path, key: &str) -> Result<Response<Body>, S3Error> {
+    let id = state.keys.uuid();
+    let upload = dir.join(TMP_DIR).join(UPLOADS_DIR).join(&id);
+    tokio::fs::create_dir_all(&upload).await?;
+    let created = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    tokio::fs::write(upload.join(UPLOAD_FILE), format!("{key}\n{created}\n")).await?;
+    Ok(respond(
+        StatusCode::OK,
+        "application/xml",
+        multipart_xml::initiated(LOCAL_BUCKET, key, &id),
+    ))
+}
+
+async fn upload_part(
+    request: Request<Incoming>,
+    state: &State,
+    dir: &Path,
+    upload: &Upload,
+    number: u64,
+) -> Result<Response<Body>, S3Error> {
+    let max = MAX_PART_BYTES.min(state.config.policy.max_bytes);
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(S3Error::EntityTooLarge);
+    }
+    let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
+    let mut body = request.into_body();
+    let mut pace = Pace::new(&state.config.limits);
+    spool(&mut body, &mut pace, &tmp, max, None).await?;
+    let etag = new_etag(&state.keys);
+    {
+        let _placing = PLACING.lock().unwrap_or_else(|p| p.into_inner());
+        let name = format!("{number}.{etag}");
+        match std::fs::rename(&tmp.path, upload.dir.join(&name)) {
+            // Aborted or completed meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(S3Error::NoSuchUpload)
+            }
+            placed => placed?,
+        }
+        // The part this one replaces, if any.
+        let prefix = format!("{number}.");
+        for entry in std::fs::read_dir(&upload.dir)?.flatten() {
+            let other = entry.file_name();
+            let other = other.to_string_lossy();
+            if other.starts_with(&prefix) && other != name {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let mut response = Response::new(empty());
+    let headers = response.headers_mut();
+    headers.insert(
+        ETAG,
+        HeaderValue::from_str(&format!("\"{etag}\"")).unwrap_or(HeaderValue::from_static("\"\"")),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
+    Ok(response)
+}
+
+fn list_parts(upload: &Upload, key: &str, params: &Params) -> Result<Response<Body>, S3Error> {
+    let number = |text: &Option<String>, default: u64| match text.as_deref() {
+        None | Some("") => Ok(default),
+        Some(n) => n.parse::<u64>().map_err(|_| {
+            S3Error::InvalidArgument("max-parts and part-number-marker must be whole numbers.")
+        }),
+    };
+    let max_parts =
+        number(&params.max_parts, MAX_LIST_PARTS as u64)?.min(MAX_LIST_PARTS as u64) as usize;
+    let marker = number(&params.marker, 0)?;
+    let all = upload.parts()?;
+    let mut after = all.range(marker + 1..);
+    let parts: Vec<ListedPart> = after
+        .by_ref()
+        .take(max_parts)
+        .map(|(number, (etag, _, meta))| ListedPart {
+            number: *number,
+            etag: etag.clone(),
+            size: meta.len(),
+            last_modified: last_modified(meta),
+        })
+        .collect();
+    let id = upload
+        .dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let page = PartsPage {
+        bucket: LOCAL_BUCKET,
+        key,
+        upload_id: &id,
+        marker,
+        max_parts,
+        truncated: after.next().is_some(),
+        parts: &parts,
+    };
+    Ok(respond(
+        StatusCode::OK,
+        "application/xml",
+        multipart_xml::listed(&page),
+    ))
+}
+
+/// `2026-12-02T21:00:00.000Z`, as S3 writes times in XML.
+fn last_modified(meta: &std::fs::Metadata) -> String {
+    let at = meta
+        .modified()
+        .map(time::OffsetDateTime::from)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let mut text = super::api::rfc3339(at);
+    text.insert_str(text.len() - 1, ".000");
+    text
+}
+
+async fn complete(
+    request: Request<Incoming>,
+    state: &State,
+    dir: &Path,
+    path: &Path,
+    upload: &Upload,
+    key: &str,
+    resource: &str,
+) -> Result<Response<Body>, S3Error> {
+    let exclusive = request
+        .headers()
+        .get(IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == b"*");
+    let body = Pace::new(&state.config.limits)
+        .collect(request.into_body(), MAX_COMPLETE_BYTES)
+        .await
+        .map_err(|e| match e {
+            super::body::BodyError::TooLarge => S3Error::MalformedXml,
+            super::body::BodyError::TooSlow => S3Error::RequestTimeout,
+            super::body::BodyError::Malformed => S3Error::IncompleteBody,
+        })?;
+    let listed = std::str::from_utf8(&body)
+        .ok()
+        .and_then(multipart_xml::parse_complete)
+        .filter(|parts| !parts.is_empty() && parts.len() as u64 <= MAX_PARTS)
+        .ok_or(S3Error::MalformedXml)?;
+    if listed.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(S3Error::InvalidPartOrder);
+    }
+    let stored = upload.parts()?;
+    let mut files = Vec::with_capacity(listed.len());
+    let mut total = 0u64;
+    let mut digest = Sha256::new();
+    for (i, (number, etag)) in listed.iter().enumerate() {
+        let Some((stored_etag, file, meta)) = stored.get(number) else {
+            return Err(S3Error::InvalidPart);
+        };
+        if stored_etag != etag {
+            return Err(S3Error::InvalidPart);
+        }
+        if i + 1 < listed.len() && meta.len() < MIN_PART_BYTES {
+            return Err(S3Error::EntityTooSmall);
+        }
+        total += meta.len();
+        digest.update(hex::decode(etag).unwrap_or_default());
+        files.push(file.clone());
+    }
+    if total > state.config.policy.max_bytes {
+        return Err(S3Error::EntityTooLarge);
+    }
+    // Checked before the copy, and again when the object is placed.
+    if is_key_conflict(dir, path) {
+        return Err(S3Error::KeyConflict);
+    }
+    if exclusive && tokio::fs::try_exists(path).await.unwrap_or(false) {
+        return Err(S3Error::PreconditionFailed);
+    }
+    let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
+    let target = tmp.path.clone();
+    tokio::task::spawn_blocking(move || concatenate(&files, &target))
+        .await
+        .map_err(|e| S3Error::Internal(std::io::Error::other(e)))??;
+    place(dir, &tmp, path, exclusive).await?;
+    // The object is in place: the parts are no longer needed, whatever
+    // happens to their removal.
+    let _ = upload.remove();
+    let etag = format!("{}-{}", hex::encode(&digest.finalize()[..16]), listed.len());
+    Ok(respond(
+        StatusCode::OK,
+        "application/xml",
+        multipart_xml::completed(resource, LOCAL_BUCKET, key, &etag),
+    ))
+}
+
+/// Copies `parts` one after the other into a new file `target`, and syncs
+/// it. `std::io::copy` between files copies in the kernel
+/// (`copy_file_range`), so memory stays flat whatever the size.
+fn concatenate(parts: &[PathBuf], target: &Path) -> std::io::Result<()> {
+    let mut out = std::fs::File::create(target)?;
+    for part in parts {
+        let mut file = std::fs::File::open(part)?;
+        std::io::copy(&mut file, &mut out)?;
+    }
+    out.sync_all()
+}
+
+/// Removes uploads that no URL can reach any more: created over `max_age`
+/// ago (a ticket's life plus a URL's). Runs now, then every hour, for as
+/// long as the server's runtime.
+pub fn spawn_sweeper(dir: PathBuf, max_age: Duration) {
+    tokio::spawn(async move {
+        loop {
+            let dir = dir.clone();
+            let _ =
+                tokio::task::spawn_blocking(move || sweep(&dir, max_age, SystemTime::now())).await;
+            tokio::time::sleep(SWEEP_EVERY).await;
+        }
+    });
+}
+
+/// One sweep: returns how many uploads it removed.
+pub fn sweep(dir: &Path, max_age: Duration, now: SystemTime) -> usize {
+    let uploads = dir.join(TMP_DIR).join(UPLOADS_DIR);
+    let Ok(entries) = std::fs::read_dir(&uploads) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let created = std::fs::read_to_string(entry.path().join(UPLOAD_FILE))
+            .ok()
+            .and_then(|record| record.split('\n').nth(1)?.parse::<u64>().ok())
+            .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+            // No record (a create cut short): the directory's own time.
+            .or_else(|| entry.metadata().and_then(|m| m.modified()).ok());
+        let old = created.is_some_and(|at| now.duration_since(at).unwrap_or_default() > max_age);
+        if old && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_removes_only_uploads_no_url_can_reach() {
+        let bucket = std::env::temp_dir().join(format!("presign-sweep-{}", std::process::id()));
+        let uploads = bucket.join(TMP_DIR).join(UPLOADS_DIR);
+        let now = SystemTime::now();
+        let now_secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let day = Duration::from_secs(86_400);
+        for (id, created) in [("old", now_secs - 86_401), ("new", now_secs - 86_399)] {
+            std::fs::create_dir_all(uploads.join(id)).unwrap();
+            std::fs::write(
+                uploads.join(id).join(UPLOAD_FILE),
+                format!("k\n{created}\n"),
+            )
+            .unwrap();
+            std::fs::write(uploads.join(id).join("1.abcd"), b"part").unwrap();
+        }
+        // A create cut short has no record: its directory's time counts
+        // (just made, so it stays).
+        std::fs::create_dir_all(uploads.join("cut")).unwrap();
+        assert_eq!(sweep(&bucket, day, now), 1);
+        assert!(!uploads.join("old").exists());
+        assert!(uploads.join("new").join("1.abcd").exists());
+        assert!(uploads.join("cut").exists());
+        assert_eq!(sweep(&bucket, day, now + 2 * day), 2);
+        assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0);
+        std::fs::remove_dir_all(&bucket).unwrap();
+    }
+
+    #[test]
+    fn only_queries_naming_an_upload_are_multipart() {
+        assert!(is_multipart(Some("uploads")));
+        assert!(is_multipart(Some("uploads=&X-Amz-Date=1")));
+        assert!(is_multipart(Some("partNumber=1&uploadId=abc")));
+        assert!(!is_multipart(Some("X-Amz-Date=1&uploadsx=1")));
+        assert!(!is_multipart(Some("partNumber=1")));
+        assert!(!is_multipart(None));
+    }
+}
