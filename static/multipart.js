@@ -56,6 +56,7 @@ export class MultipartUpload {
   #signSeq = 0;
   #lifeMs = 0;      // how long the last part URLs were valid for
   #rate = { bytes: 0, since: 0 };
+  #completeUnanswered = false;  // a complete got no answer: it may have completed the upload
 
   constructor(file, client, { record = null, identity = null, limit = PART_LIMIT, retryDelays = RETRY_DELAYS, onProgress, onStatus, onRecord } = {}) {
     Object.assign(this, { file, client, limit, retryDelays });
@@ -393,7 +394,6 @@ export class MultipartUpload {
   }
 
   async #complete(signal) {
-    let unanswered = false;  // an attempt got no answer: it may have completed the upload
     return this.#retrying(async () => {
       const signed = await this.client.postForm('/api/multipart/complete', this.#ticketFields(), { signal, onWait: this.#onWait });
       const body = completeBody(this.#parts.map(p => ({ partNumber: p.number, etag: p.etag })));
@@ -406,7 +406,8 @@ export class MultipartUpload {
           signal,
         }, { onWait: this.#onWait });
       } catch (err) {
-        unanswered ||= err.code === 'network';
+        // No answer (a cut, or a pause meanwhile): the upload may be complete all the same.
+        this.#completeUnanswered ||= err.code === 'network' || err.name === 'AbortError';
         throw err;
       }
       const text = await response.text();
@@ -416,7 +417,7 @@ export class MultipartUpload {
         ? new RequestError('The storage gave an unexpected answer to completing the upload', { status: response.status, code: 'InvalidResponse' })
         : storageError(response.status, text, response.headers.get('retry-after'));
       // A repeated complete of an upload that did complete: the object is there, with our size.
-      if (unanswered && ['PreconditionFailed', 'NoSuchUpload'].includes(err.code) && await this.#arrived(signal)) return this.#done();
+      if (this.#completeUnanswered && ['PreconditionFailed', 'NoSuchUpload'].includes(err.code) && await this.#arrived(signal)) return this.#done();
       throw err;
     }, signal);
   }

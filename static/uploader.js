@@ -409,7 +409,7 @@ async function start(item) {
   setState(item, 'uploading', { status: item.multipart ? '' : 'Getting an upload link…' });
   if (item.multipart) return startMultipart(item, run);
   try {
-    const ticket = await requestTicket(item, run);
+    const ticket = await requestTicket(item);
     if (item.run !== run) return;
     $('.status', item.row).textContent = '';
     announce(`${item.file.name}: uploading`);
@@ -611,7 +611,6 @@ function cancel(item) {
   item.run = null;
   clearTimeout(item.timer);
   item.timer = 0;
-  run?.controller?.abort();
   run?.xhr?.abort();
   signer.forget(item);
   const upload = item.upload;

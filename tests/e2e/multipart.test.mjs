@@ -324,3 +324,32 @@ test('offline mid-upload: the parts wait for the network and the upload finishes
     await file.remove();
   }
 });
+
+test('a complete whose answer is lost is not taken for a failure: the object is there, of the file\'s size', { timeout: 120_000 }, async t => {
+  const session = await openPage(browser, server.url, { log: m => t.diagnostic(m) });
+  const { page } = session;
+  const buffer = makeBigPng(20 * MiB);
+  const file = await tempFile('lost-answer.png', buffer);
+  try {
+    const seen = watch(page);
+    let completes = 0;
+    // The first complete reaches the bucket and completes the upload; its answer never reaches the page.
+    await page.route('**/s3/**', async route => {
+      if (storageCall(route.request()) !== 'complete' || ++completes > 1) return route.fallback();
+      const answer = await route.fetch();
+      assert.equal(answer.status(), 200);
+      return route.abort('connectionreset');
+    });
+    await page.setInputFiles('#file-input', file.path);
+    const shown = await waitForState(page, 'lost-answer.png', 'done', 60_000);
+    assert.equal(completes, 2, 'complete was sent again');
+    const again = seen.answers.filter(a => a.call === 'complete').map(a => a.status);
+    t.diagnostic(`second complete answered ${again}`);
+    assert.ok(again.length === 1 && [404, 412].includes(again[0]), `the repeat was refused (NoSuchUpload or PreconditionFailed): ${again}`);
+    assert.ok((await server.readObject(shown.key)).equals(buffer), 'the stored object differs from the file');
+    session.check();
+  } finally {
+    await session.close();
+    await file.remove();
+  }
+});
