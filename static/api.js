@@ -8,7 +8,7 @@ import { s3Error } from './s3-xml.js';
 /** How many Retry-After waits one call may sit through before giving up. */
 const MAX_WAITS = 20;
 /** The longest Retry-After honoured, in seconds; a longer one is cut to this. */
-const MAX_WAIT_SECONDS = 600;
+export const MAX_WAIT_SECONDS = 600;
 
 /**
  * A refused or failed call. `code` is the API's error code (or S3's), or

@@ -7,7 +7,7 @@
 // it: ListParts tells which parts are there already. No DOM use: part bytes
 // go with XMLHttpRequest, which reports upload progress (fetch does not).
 
-import { RequestError, abortError, fetchPatiently, sleep, storageError } from './api.js';
+import { MAX_WAIT_SECONDS, RequestError, abortError, fetchPatiently, sleep, storageError } from './api.js';
 import { completeBody, listPartsPage, rootName, uploadIdOf } from './s3-xml.js';
 
 /** Parts in flight at once for one file. */
@@ -164,7 +164,7 @@ export class MultipartUpload {
           continue;
         }
         if (!err.transient || tries >= this.retryDelays.length) throw err;
-        const delay = err.retryAfter ? err.retryAfter * 1000 : this.retryDelays[tries] * (0.75 + Math.random() / 2);
+        const delay = err.retryAfter ? Math.min(err.retryAfter, MAX_WAIT_SECONDS) * 1000 : this.retryDelays[tries] * (0.75 + Math.random() / 2);
         this.onStatus(`${err.message}; retrying in ${Math.max(1, Math.round(delay / 1000))} s`);
         await sleep(delay, signal);
       }
@@ -238,7 +238,8 @@ export class MultipartUpload {
         return listed;
       }, signal);
       for (const part of page.parts) stored.set(part.partNumber, part);
-      marker = page.next;
+      // A marker that does not move on would list the same page forever.
+      marker = Number(page.next) > Number(marker || 0) ? page.next : '';
     } while (marker);
     for (const part of this.#parts) {
       const found = stored.get(part.number);
@@ -294,7 +295,7 @@ export class MultipartUpload {
           continue;
         }
         if (!err.transient || tries >= this.retryDelays.length) throw err;
-        const delay = err.retryAfter ? err.retryAfter * 1000 : this.retryDelays[tries] * (0.75 + Math.random() / 2);
+        const delay = err.retryAfter ? Math.min(err.retryAfter, MAX_WAIT_SECONDS) * 1000 : this.retryDelays[tries] * (0.75 + Math.random() / 2);
         this.onStatus(`Part ${part.number}: ${err.message}; retrying in ${Math.max(1, Math.round(delay / 1000))} s`);
         await sleep(delay, signal);
       }

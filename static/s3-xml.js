@@ -10,7 +10,7 @@ export function decodeXml(text) {
   return text.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (whole, ref) => {
     if (ref[0] !== '#') return ENTITIES[ref.toLowerCase()] ?? whole;
     const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-    return Number.isFinite(code) ? String.fromCodePoint(code) : whole;
+    return Number.isInteger(code) && code >= 0 && code <= 0x10FFFF ? String.fromCodePoint(code) : whole;
   });
 }
 

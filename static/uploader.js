@@ -21,7 +21,7 @@
 // (multipart.js) that can be paused, cancelled (aborted at the storage) and,
 // after a reload, resumed by picking the same file again (resume.js).
 
-import { apiClient } from './api.js';
+import { MAX_WAIT_SECONDS, apiClient } from './api.js';
 import { BatchSigner } from './batch.js';
 import { MultipartUpload, fileIdentity } from './multipart.js';
 import { ResumeStore } from './resume.js';
@@ -565,7 +565,7 @@ function fail(item, err) {
   if (err.transient && item.attempt < MAX_RETRIES) {
     item.attempt++;
     // Exponential backoff with jitter, unless the server said how long to wait.
-    const delay = err.retryAfter ? err.retryAfter * 1000 : 1000 * 2 ** (item.attempt - 1) * (0.75 + Math.random() / 2);
+    const delay = err.retryAfter ? Math.min(err.retryAfter, MAX_WAIT_SECONDS) * 1000 : 1000 * 2 ** (item.attempt - 1) * (0.75 + Math.random() / 2);
     const seconds = Math.max(1, Math.round(delay / 1000));
     // A likely CORS refusal is named at once: retries will not fix a bucket rule.
     const shown = err.hintId === 'cors' ? hint('cors') : {};

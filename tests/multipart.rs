@@ -620,3 +620,43 @@ fn the_new_paths_take_post_and_answer_preflights() {
     .unwrap();
     assert_api_error(&r, 403, "origin_not_allowed");
 }
+
+#[test]
+fn a_multipart_object_whose_bytes_are_html_is_refused_at_complete() {
+    let s = TestServer::start(&[("UPLOAD_MAX_BYTES", "104857600")]);
+    let api = api(&s);
+    let mut data = pattern(6 * MIB as usize);
+    let page = b"<!DOCTYPE html><html><script>alert(1)</script>";
+    data[..page.len()].copy_from_slice(page);
+    let (created, id) = api.create(data.len() as u64, "image/png");
+    let etags = api.put_parts(&created, &id, &[1], &data);
+    let r = api.complete(&created, &id, &etags);
+    assert_s3_error(&r, 400, "ContentTypeMismatch");
+    let key = created["key"].as_str().unwrap();
+    assert!(!s.dir.join(key).exists(), "no object placed");
+    // The upload stays open (the part can be sent again); abort clears it.
+    assert_eq!(
+        call(&json(&api.step("abort", &created, &id, &[])), b"").status,
+        204
+    );
+    assert_eq!(stored(&s), Vec::<String>::new());
+}
+
+#[test]
+fn a_create_sent_again_answers_the_same_upload() {
+    let s = TestServer::start(&[("UPLOAD_MAX_BYTES", "104857600")]);
+    let api = api(&s);
+    let data = pattern(6 * MIB as usize);
+    let (created, id) = api.create(data.len() as u64, "image/png");
+    // The same presigned create URL, sent twice more: no new upload opens.
+    for _ in 0..2 {
+        let again = call(&created["create"], b"");
+        assert_eq!(again.status, 200, "{}", again.text());
+        assert_eq!(
+            http::xml_element(&again.body, "UploadId").as_deref(),
+            Some(id.as_str())
+        );
+    }
+    let uploads = s.dir.join(".presign-tmp/multipart");
+    assert_eq!(std::fs::read_dir(uploads).unwrap().count(), 1);
+}

@@ -11,7 +11,8 @@
 //! | `DELETE ?uploadId=ID` | AbortMultipartUpload |
 //!
 //! An upload is a directory `<bucket>/.presign-tmp/multipart/<ID>/` (no
-//! key can name it) holding `upload` (its key and creation time) and one
+//! key can name it; the id is the key's hash) holding `upload` (its key,
+//! creation time and signed `Content-Type`) and one
 //! file per part, `<N>.<ETag>`. A part is streamed to a temporary file and
 //! renamed into place whole, so a cut part leaves nothing and a part sent
 //! again replaces the old one. Complete copies the parts into one
@@ -33,10 +34,11 @@ use super::keys::TMP_DIR;
 use super::local_bucket::{is_key_conflict, object_key, object_path, place, verify, TempFile};
 use super::multipart_xml::{self, ListedPart, PartsPage};
 use super::s3_error::S3Error;
+use super::sniff::{self, PREFIX_LEN};
 use super::spool::{new_etag, spool};
 use super::state::{State, LOCAL_BUCKET};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, ETAG, IF_NONE_MATCH};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -116,7 +118,14 @@ pub async fn handle(
     let method = request.method().clone();
     if params.uploads {
         return match method {
-            Method::POST => create(state, dir, &key).await,
+            Method::POST => {
+                let content_type = request
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                create(dir, &key, content_type).await
+            }
             _ => Err(S3Error::MethodNotAllowed),
         };
     }
@@ -146,9 +155,25 @@ pub async fn handle(
     }
 }
 
+/// The one upload id of `key`, shaped like the ids S3 servers give: the
+/// key's SHA-256, so creating the same key's upload again finds it.
+fn upload_id(key: &str) -> String {
+    let hash = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hash[..8],
+        &hash[8..12],
+        &hash[12..16],
+        &hash[16..20],
+        &hash[20..]
+    )
+}
+
 /// An upload in progress: its directory, checked to be for the key.
 struct Upload {
     dir: PathBuf,
+    /// The `Content-Type` signed at create ("" when none was sent).
+    content_type: String,
 }
 
 impl Upload {
@@ -161,10 +186,12 @@ impl Upload {
         }
         let dir = bucket.join(TMP_DIR).join(UPLOADS_DIR).join(id);
         let record = std::fs::read_to_string(dir.join(UPLOAD_FILE)).unwrap_or_default();
-        if record.split('\n').next() != Some(key) {
+        let mut lines = record.split('\n');
+        if lines.next() != Some(key) {
             return Err(S3Error::NoSuchUpload);
         }
-        Ok(Upload { dir })
+        let content_type = lines.nth(1).unwrap_or("").to_owned();
+        Ok(Upload { dir, content_type })
     }
 
     /// The stored parts by number: ETag, file, size, time.
@@ -198,15 +225,20 @@ impl Upload {
     }
 }
 
-async fn create(state: &State, dir: &Path, key: &str) -> Result<Response<Body>, S3Error> {
-    let id = state.keys.uuid();
+async fn create(dir: &Path, key: &str, content_type: &str) -> Result<Response<Body>, S3Error> {
+    let id = upload_id(key);
     let upload = dir.join(TMP_DIR).join(UPLOADS_DIR).join(&id);
     tokio::fs::create_dir_all(&upload).await?;
-    let created = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    tokio::fs::write(upload.join(UPLOAD_FILE), format!("{key}\n{created}\n")).await?;
+    // A create sent again (the same presigned URL) answers the upload it
+    // made: one API answer can not open many uploads of the declared size.
+    if Upload::open(dir, &id, key).is_err() {
+        let created = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let record = format!("{key}\n{created}\n{content_type}\n");
+        tokio::fs::write(upload.join(UPLOAD_FILE), record).await?;
+    }
     Ok(respond(
         StatusCode::OK,
         "application/xml",
@@ -369,6 +401,12 @@ async fn complete(
     if total > state.config.policy.max_bytes {
         return Err(S3Error::EntityTooLarge);
     }
+    // The object's first bytes are the first part's: checked against the
+    // type signed at create, as a PUT's are.
+    if let Some(first) = files.first() {
+        let head = first_bytes(first)?;
+        sniff::check(&upload.content_type, &head).map_err(S3Error::ContentMismatch)?;
+    }
     // Checked before the copy, and again when the object is placed.
     if is_key_conflict(dir, path) {
         return Err(S3Error::KeyConflict);
@@ -376,9 +414,21 @@ async fn complete(
     if exclusive && tokio::fs::try_exists(path).await.unwrap_or(false) {
         return Err(S3Error::PreconditionFailed);
     }
+    // Every part opened and the target made here, before the copy goes to
+    // a blocking thread: a part replaced, aborted or swept meanwhile is
+    // `InvalidPart` (an open file outlives its name), and should this
+    // request be dropped, `tmp` removes a target that exists already
+    // rather than one the copy would make after it.
+    let mut sources = Vec::with_capacity(files.len());
+    for file in &files {
+        match std::fs::File::open(file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(S3Error::InvalidPart),
+            opened => sources.push(opened?),
+        }
+    }
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
-    let target = tmp.path.clone();
-    tokio::task::spawn_blocking(move || concatenate(&files, &target))
+    let out = std::fs::File::create(&tmp.path)?;
+    tokio::task::spawn_blocking(move || concatenate(sources, out))
         .await
         .map_err(|e| S3Error::Internal(std::io::Error::other(e)))??;
     place(dir, &tmp, path, exclusive).await?;
@@ -393,14 +443,21 @@ async fn complete(
     ))
 }
 
-/// Copies `parts` one after the other into a new file `target`, and syncs
-/// it. `std::io::copy` between files copies in the kernel
+/// The first [`PREFIX_LEN`] bytes of `file` (fewer if it is shorter).
+fn first_bytes(file: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(PREFIX_LEN);
+    std::fs::File::open(file)?
+        .take(PREFIX_LEN as u64)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Copies `parts` one after the other into `out`, and syncs it. `std::io::copy` between files copies in the kernel
 /// (`copy_file_range`), so memory stays flat whatever the size.
-fn concatenate(parts: &[PathBuf], target: &Path) -> std::io::Result<()> {
-    let mut out = std::fs::File::create(target)?;
-    for part in parts {
-        let mut file = std::fs::File::open(part)?;
-        std::io::copy(&mut file, &mut out)?;
+fn concatenate(parts: Vec<std::fs::File>, mut out: std::fs::File) -> std::io::Result<()> {
+    for mut part in parts {
+        std::io::copy(&mut part, &mut out)?;
     }
     out.sync_all()
 }

@@ -92,9 +92,11 @@ fn markup(prefix: &[u8]) -> Option<&'static str> {
     ];
     let html = HTML.iter().any(|tag| {
         lower.starts_with(tag)
-            // The tag must end there ("<a " or "<a>", not "<abbr"); "<!--" is whole.
+            // The tag must end there ("<a ", "<a>", "<a/" or "<a" and a line
+            // break, not "<abbr"); "<!--" is whole. WHATWG takes only " " and
+            // ">", but this is a storage rule, not a browser's guess.
             && (tag.len() == 4 && *tag == b"<!--"
-                || matches!(lower.get(tag.len()), Some(b' ' | b'>')))
+                || matches!(lower.get(tag.len()), Some(b' ' | b'>' | b'\t' | b'\n' | b'\r' | b'\x0C' | b'/')))
     });
     html.then_some("text/html")
 }
@@ -255,6 +257,9 @@ mod tests {
     fn markup_is_recognised_after_white_space_and_a_bom() {
         assert_eq!(sniff(b"<!DOCTYPE html><p>hi"), Some("text/html"));
         assert_eq!(sniff(b"\xEF\xBB\xBF\n  <HTML lang=en>"), Some("text/html"));
+        assert_eq!(sniff(b"<html\n<body>"), Some("text/html"), "a line break ends a tag");
+        assert_eq!(sniff(b"<script\tsrc=x>"), Some("text/html"));
+        assert_eq!(sniff(b"<br/>"), Some("text/html"));
         assert_eq!(sniff(b"<script>alert(1)</script>"), Some("text/html"));
         assert_eq!(sniff(b"<!-- x --><b>"), Some("text/html"));
         assert_eq!(sniff(b"<abbr>"), None, "only whole tag names count");
