@@ -219,6 +219,9 @@ pub(super) fn upload_created<'a>(
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+        .extensions_mut()
+        .insert(super::metrics::Issued::upload(method));
+    response
 }
 
 /// A GET URL of `key`, for the page to show what was stored; it lives
@@ -286,7 +289,7 @@ fn check_origin(
 /// `Authorization: Bearer <token>` (the scheme in any case) must carry
 /// `token`. Wrong guesses are limited per address, so the token cannot be
 /// searched for.
-fn check_token(
+pub(super) fn check_token(
     state: &State,
     headers: &hyper::HeaderMap,
     token: &str,

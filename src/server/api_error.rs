@@ -217,6 +217,7 @@ impl ApiError {
             }
             _ => {}
         }
+        super::metrics::mark_api_error(&self, &mut response);
         response
     }
 }

@@ -145,6 +145,7 @@ async fn put(
     file.sync_all().await?;
     let etag = hex::encode(&hash.finalize()[..16]);
     place(dir, &tmp, path, exclusive).await?;
+    state.metrics.stored(written);
     let mut response = Response::new(empty());
     let headers = response.headers_mut();
     headers.insert(

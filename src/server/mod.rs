@@ -15,6 +15,7 @@
 //! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
 //! | `api_error`, `s3_error` | every JSON error of the API and every S3 XML error of the local bucket: one table each |
 //! | `assets` | the page from `static/`, embedded, with its CSP |
+//! | `metrics` | `GET /metrics` (behind `METRICS_TOKEN`): atomic counters, Prometheus text |
 //! | `keys` | object keys for uploads, unguessable, without a system call each |
 //! | `rate_limit`, `form`, `http`, `state` | the small parts they share |
 //!
@@ -53,6 +54,7 @@ mod hosts;
 mod http;
 mod keys;
 mod local_bucket;
+mod metrics;
 mod post_upload;
 mod rate_limit;
 mod routes;

@@ -69,6 +69,7 @@ pub async fn upload(
         .store_file(&tmp.path, &verified, state.config.policy.max_bytes)
         .await?;
     place(dir, &tmp, &path, false).await?;
+    state.metrics.stored_file(&path);
     Ok(success(&fields, &verified, &etag))
 }
 

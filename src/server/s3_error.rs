@@ -162,6 +162,7 @@ impl S3Error {
             S3Error::Internal(e) => eprintln!("presign: local bucket storage error: {e}"),
             _ => {}
         }
+        super::metrics::mark_s3_error(&self, &mut response);
         response
     }
 }

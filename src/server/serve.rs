@@ -124,9 +124,11 @@ async fn serve(
         let Some(slot) = per_address.try_acquire(client.ip()) else {
             // Best effort: a client too busy to take 200 bytes gets a reset.
             let _ = stream.try_write(&over_cap);
+            state.metrics.refused_connection();
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let counted = state.clone();
         let state = state.clone();
         let service = service_fn(move |request| {
             let state = state.clone();
@@ -142,6 +144,7 @@ async fn serve(
             );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _open = counted.metrics.open_connection();
             // Errors here are clients going away or timing out: not ours.
             let _ = connection.await;
             drop((permit, slot));
