@@ -25,7 +25,7 @@ pub async fn handle(
     let uri = request.uri().clone();
     let cross_origin = cors_rules(uri.path(), state)
         .map(|rules| (cors::listed_origin(state, request.headers()), rules));
-    let mut response = match state.hosts.check(request.headers()) {
+    let mut response = match state.hosts.check(request.uri(), request.headers()) {
         Ok(()) => route(request, state, client).await,
         Err(refusal) => refusal.into_response(),
     };
