@@ -141,6 +141,9 @@ fn assert_clean(what: &str, printed: &str, secrets: &[String]) {
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
+/// Method, target, headers and body of a request to send.
+type Request<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a [u8]);
+
 #[test]
 fn the_s3_mode_server_prints_no_secret() {
     let server = start(&[
@@ -177,7 +180,7 @@ fn the_s3_mode_server_prints_no_secret() {
     let wrong = format!("Bearer {SECRET_KEY}");
     let query_target = format!("/nothing?X-Amz-Signature={sig}&token={API_TOKEN}");
     let metrics = format!("Bearer {METRICS_TOKEN}");
-    let requests: Vec<(&str, &str, Vec<(&str, &str)>, &[u8])> = vec![
+    let requests: Vec<Request> = vec![
         ("POST", "/api/uploads", vec![("Content-Type", FORM)], png),
         (
             "POST",
