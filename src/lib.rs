@@ -18,8 +18,8 @@
 //! * `server` (feature `server`, on by default): the hyper service: the
 //!   upload API, the embedded page, configuration, the AWS credential chain
 //!   (environment, profile, container endpoint, EC2 instance metadata) shared
-//!   with the command line, and the local bucket that makes the server work
-//!   with no configuration at all.
+//!   with the command line, Prometheus metrics, and the local bucket that
+//!   makes the server work with no configuration at all.
 //!
 //! Data flows one way: `server` turns an upload request into an
 //! [`s3::ObjectRequest`], [`s3::Bucket`] turns that into a [`sigv4::Request`],

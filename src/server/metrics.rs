@@ -42,7 +42,26 @@ const ROUTES: [&str; 7] = [
 const FIRST_STATUS: u16 = 100;
 const STATUSES: usize = 500;
 
-/// Why a request was refused, as labelled.
+/// Why a request was refused, in the order of `REFUSALS`.
+#[derive(Debug, Clone, Copy)]
+pub enum Reason {
+    /// `type` not in `UPLOAD_ALLOWED_TYPES`.
+    Type,
+    /// Over `UPLOAD_MAX_BYTES`.
+    Size,
+    /// An `Origin` not allowed.
+    Origin,
+    /// `RATE_LIMIT_PER_MINUTE`.
+    RateLimit,
+    /// A missing or wrong bearer token (or too many wrong ones).
+    Token,
+    /// A `Host` not answered (DNS rebinding).
+    Host,
+    /// A connection over `MAX_CONNECTIONS_PER_IP`.
+    Connections,
+}
+
+/// The labels of [`Reason`], in its order.
 const REFUSALS: [&str; 7] = [
     "type",
     "size",
@@ -71,9 +90,9 @@ const VERIFY_CODES: [&str; 9] = [
     "other",
 ];
 
-/// A response refused for this reason (an index into `REFUSALS`).
+/// A response refused for this reason.
 #[derive(Debug, Clone, Copy)]
-pub struct Refusal(usize);
+pub struct Refusal(Reason);
 
 /// A local-bucket response refused because a signature or policy check
 /// failed with this S3 code (an index into `VERIFY_CODES`).
@@ -140,7 +159,7 @@ impl Metrics {
         }
         let extensions = response.extensions();
         if let Some(Refusal(reason)) = extensions.get() {
-            self.refusals[*reason].fetch_add(1, Relaxed);
+            self.refusals[*reason as usize].fetch_add(1, Relaxed);
         }
         if let Some(VerifyFailure(code)) = extensions.get() {
             self.verify_failures[*code].fetch_add(1, Relaxed);
@@ -171,7 +190,7 @@ impl Metrics {
 
     /// A connection refused for its address's cap, before any request.
     pub fn refused_connection(&self) {
-        self.refusals[6].fetch_add(1, Relaxed);
+        self.refusals[Reason::Connections as usize].fetch_add(1, Relaxed);
     }
 
     /// The text format, with the access log's dropped lines.
@@ -282,13 +301,13 @@ pub fn scrape(state: &State, headers: &HeaderMap, client: IpAddr) -> Response<Bo
 pub fn mark_api_error(error: &ApiError, response: &mut Response<Body>) {
     use ApiError::*;
     let reason = match error {
-        TypeNotAllowed { .. } => 0,
-        TooLarge { .. } => 1,
-        OriginNotAllowed | PreflightRefused => 2,
-        TooManyUploads(_) => 3,
-        Unauthorized | TooManyWrongTokens(_) => 4,
-        HostNotAllowed => 5,
-        TooManyConnections => 6,
+        TypeNotAllowed { .. } => Reason::Type,
+        TooLarge { .. } => Reason::Size,
+        OriginNotAllowed | PreflightRefused => Reason::Origin,
+        TooManyUploads(_) => Reason::RateLimit,
+        Unauthorized | TooManyWrongTokens(_) => Reason::Token,
+        HostNotAllowed => Reason::Host,
+        TooManyConnections => Reason::Connections,
         _ => return,
     };
     response.extensions_mut().insert(Refusal(reason));
@@ -301,7 +320,7 @@ pub fn mark_s3_error(error: &S3Error, response: &mut Response<Body>) {
         S3Error::Verify(e) => e.s3_code(),
         S3Error::Policy(e) => e.s3_code(),
         S3Error::EntityTooLarge => {
-            response.extensions_mut().insert(Refusal(1));
+            response.extensions_mut().insert(Refusal(Reason::Size));
             return;
         }
         _ => return,
