@@ -34,23 +34,26 @@ trap cleanup EXIT
 chmod 755 "$root"
 cp "$BIN" "$root/presign"
 mkdir "$root/data"
-port=$((20000 + RANDOM % 20000))
 token="chroot-metrics-token-0123456789abcdef"
-vars=(LOCAL_BUCKET_DIR=/data HOST=127.0.0.1 "PORT=$port" "METRICS_TOKEN=$token")
+vars=(LOCAL_BUCKET_DIR=/data "METRICS_TOKEN=$token")
 chroot="$(PATH="$PATH:/usr/sbin:/sbin" command -v chroot)"
 if [ "$(id -u)" = 0 ]; then
   chown 65534:65534 "$root/data"
-  env -i "${vars[@]}" "$chroot" --userspec=65534:65534 "$root" /presign >"$log" 2>&1 &
+  env -i "${vars[@]}" "$chroot" --userspec=65534:65534 "$root" /presign serve --listen 127.0.0.1:0 >"$log" 2>&1 &
 else
-  env -i "${vars[@]}" "$(command -v unshare)" --map-root-user "$chroot" "$root" /presign >"$log" 2>&1 &
+  env -i "${vars[@]}" "$(command -v unshare)" --map-root-user "$chroot" "$root" /presign serve --listen 127.0.0.1:0 \
+    >"$log" 2>&1 &
 fi
 server=$!
-base="http://127.0.0.1:$port"
+# The port the kernel chose, from the banner.
+base=""
 for _ in $(seq 1 100); do
-  curl -fsS "$base/healthz" >/dev/null 2>&1 && break
+  base="$(sed -n 's|^presign: listening on \(http://127.0.0.1:[0-9]*\)/$|\1|p' "$log")"
+  [ -n "$base" ] && break
   kill -0 "$server" 2>/dev/null || { echo "FAIL: the server exited:" >&2; cat "$log" >&2; exit 1; }
   sleep 0.1
 done
+[ -n "$base" ] || { echo "FAIL: no banner in 10 s:" >&2; cat "$log" >&2; exit 1; }
 curl -fsS "$base/healthz" >/dev/null
 
 head -c 300000 /dev/urandom >"$root.png"
