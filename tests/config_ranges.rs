@@ -166,3 +166,24 @@ fn userinfo_in_s3_endpoint_is_refused_without_echoing_it() {
     assert!(error.contains("S3_ENDPOINT"), "{error}");
     assert!(!error.contains("hunter2"), "{error}");
 }
+
+#[test]
+fn resizing_is_off_unless_asked_for_and_its_numbers_are_ranged() {
+    assert_eq!(load(&[]).unwrap().resize, None);
+    assert_eq!(
+        load(&[("UPLOAD_RESIZE_MAX_PIXELS", "0")]).unwrap().resize,
+        None
+    );
+    let resize = load(&[("UPLOAD_RESIZE_MAX_PIXELS", "4000000")])
+        .unwrap()
+        .resize
+        .unwrap();
+    assert_eq!((resize.max_pixels, resize.quality_percent), (4_000_000, 85));
+    refused(&[("UPLOAD_RESIZE_MAX_PIXELS", "100")], "below 4096");
+    refused(
+        &[("UPLOAD_RESIZE_MAX_PIXELS", "200000001")],
+        "UPLOAD_RESIZE_MAX_PIXELS",
+    );
+    refused(&[("UPLOAD_RESIZE_QUALITY", "0")], "UPLOAD_RESIZE_QUALITY");
+    refused(&[("UPLOAD_RESIZE_QUALITY", "101")], "UPLOAD_RESIZE_QUALITY");
+}

@@ -70,6 +70,33 @@ fn config_describes_the_policy() {
             "image/avif"
         ])
     );
+    assert_eq!(
+        body["resize"],
+        serde_json::Value::Null,
+        "resizing is opt-in"
+    );
+}
+
+#[test]
+fn config_announces_resizing_and_heic_when_configured() {
+    let s = TestServer::start(&[
+        ("UPLOAD_RESIZE_MAX_PIXELS", "12000000"),
+        ("UPLOAD_RESIZE_QUALITY", "80"),
+        ("UPLOAD_ALLOWED_TYPES", "image/jpeg,image/heic,image/heif"),
+    ]);
+    let body = json(&get(&s, "/api/config", &[]));
+    assert_eq!(
+        body["resize"],
+        serde_json::json!({"maxPixels": 12_000_000, "quality": 0.8})
+    );
+    assert_eq!(
+        body["allowedTypes"],
+        serde_json::json!(["image/jpeg", "image/heic", "image/heif"])
+    );
+    // A HEIC upload gets a .heic key.
+    let r = post_form(&s, "filename=IMG_0001.HEIC&type=image%2Fheic&size=10", &[]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(json(&r)["key"].as_str().unwrap().ends_with(".heic"));
 }
 
 #[test]
@@ -289,11 +316,40 @@ fn the_page_is_served_with_security_headers_and_etag() {
     let etag = r.header("etag").unwrap().to_owned();
     let again = get(&s, "/", &[("If-None-Match", &etag)]);
     assert_eq!(again.status, 304);
-    for (path, kind) in [("/app.js", "text/javascript"), ("/style.css", "text/css")] {
+    let page_only = get(&s, "/style.css", &[]);
+    assert_eq!(page_only.status, 200);
+    assert!(page_only
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/css"));
+    assert_eq!(page_only.header("access-control-allow-origin"), None);
+    // The element other sites embed: loadable from any origin, revalidated by ETag.
+    for (path, kind, file) in [
+        ("/uploader.js", "text/javascript", "uploader.js"),
+        ("/uploader-v1.js", "text/javascript", "uploader.js"),
+        ("/uploader.css", "text/css", "uploader.css"),
+        ("/prepare.js", "text/javascript", "prepare.js"),
+        ("/sniff.js", "text/javascript", "sniff.js"),
+        ("/resize.js", "text/javascript", "resize.js"),
+    ] {
         let r = get(&s, path, &[]);
-        assert_eq!(r.status, 200);
-        assert!(r.header("content-type").unwrap().starts_with(kind));
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.header("content-type").unwrap().starts_with(kind),
+            "{path}"
+        );
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{path}");
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{path}");
+        let on_disk = std::fs::read(format!("{}/static/{file}", env!("CARGO_MANIFEST_DIR")));
+        assert_eq!(r.body, on_disk.unwrap(), "{path}");
+        let etag = r.header("etag").unwrap().to_owned();
+        assert_eq!(
+            get(&s, path, &[("If-None-Match", &etag)]).status,
+            304,
+            "{path}"
+        );
     }
+    assert_eq!(get(&s, "/app.js", &[]).status, 404);
     assert_eq!(get(&s, "/healthz", &[]).text(), "ok");
 }
 

@@ -1,6 +1,6 @@
 //! Every JSON error the server answers: `{"error": code, "message": …}`.
 //!
-//! The codes are the page's contract (`static/app.js` and other clients
+//! The codes are the page's contract (`static/uploader.js` and other clients
 //! read `error`, the status and `Retry-After`), so they are all here, in
 //! one table, next to their status and message.
 

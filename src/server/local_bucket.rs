@@ -5,13 +5,15 @@
 //!
 //! A `PUT` streams the body into a temporary file, syncs it, then moves it
 //! into place in one step, so readers see the whole object or none, and a
-//! cut connection leaves nothing behind.
+//! cut connection leaves nothing behind. Its first bytes must not be
+//! recognisably another type than its `Content-Type` (`sniff`).
 
 use super::body::{BodyError, Pace};
 use super::config::UploadPolicy;
 use super::http::{empty, Body, FileBody};
 use super::keys::{is_storable, TMP_DIR};
 use super::s3_error::S3Error;
+use super::sniff::PrefixCheck;
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::sigv4::{verify_presigned, Received, VerifyOptions, UNSIGNED_PAYLOAD};
 use http_body_util::BodyExt;
@@ -111,6 +113,13 @@ async fn put(
         return Err(S3Error::PreconditionFailed);
     }
     let max = state.config.policy.max_bytes;
+    let mut content = PrefixCheck::new(
+        request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -138,10 +147,12 @@ async fn put(
             if written > max {
                 return Err(S3Error::EntityTooLarge);
             }
+            content.feed(&data).map_err(S3Error::ContentMismatch)?;
             hash.update(&data);
             file.write_all(&data).await?;
         }
     }
+    content.finish().map_err(S3Error::ContentMismatch)?;
     file.sync_all().await?;
     let etag = hex::encode(&hash.finalize()[..16]);
     place(dir, &tmp, path, exclusive).await?;

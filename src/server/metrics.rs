@@ -323,6 +323,10 @@ pub fn mark_s3_error(error: &S3Error, response: &mut Response<Body>) {
             response.extensions_mut().insert(Refusal(Reason::Size));
             return;
         }
+        S3Error::ContentMismatch(_) => {
+            response.extensions_mut().insert(Refusal(Reason::Type));
+            return;
+        }
         _ => return,
     };
     let index = VERIFY_CODES
@@ -332,10 +336,19 @@ pub fn mark_s3_error(error: &S3Error, response: &mut Response<Body>) {
     response.extensions_mut().insert(VerifyFailure(index));
 }
 
-/// The index of `path`'s route label.
+/// The index of `path`'s route label. The page's files are every
+/// top-level `.js`, `.css` or `.html` path (found or not): the label stays
+/// right as files are added.
 fn route(path: &str) -> usize {
+    let top_level_file = |path: &str| {
+        path.rfind('/') == Some(0)
+            && [".js", ".css", ".html"]
+                .iter()
+                .any(|ext| path.ends_with(ext))
+    };
     match path {
-        "/" | "/index.html" | "/app.js" | "/style.css" => 0,
+        "/" => 0,
+        _ if top_level_file(path) => 0,
         "/healthz" => 1,
         "/api/config" => 2,
         "/api/uploads" => 3,
@@ -376,6 +389,8 @@ mod tests {
     #[test]
     fn every_path_has_a_bounded_route_label() {
         assert_eq!(ROUTES[route("/")], "page");
+        assert_eq!(ROUTES[route("/uploader-v1.js")], "page");
+        assert_eq!(ROUTES[route("/a/b.js")], "other");
         assert_eq!(ROUTES[route("/s3/local/a/b.png")], "/s3");
         assert_eq!(ROUTES[route("/s3x")], "other");
         assert_eq!(ROUTES[route("/api/uploads/")], "other");

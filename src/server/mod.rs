@@ -13,8 +13,9 @@
 //! | `api`, `api_post` | `GET /api/config`, `POST /api/uploads` (a presigned PUT, or with `method=post` a POST form) |
 //! | `local_bucket` | the built-in bucket at `/s3/local/…`: presigned `PUT`/`GET`/`HEAD` verified with [`crate::sigv4`], files placed atomically |
 //! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
+//! | `sniff` | what an object's first bytes are, and whether they contradict its signed type (the local bucket refuses that) |
 //! | `api_error`, `s3_error` | every JSON error of the API and every S3 XML error of the local bucket: one table each |
-//! | `assets` | the page from `static/`, embedded, with its CSP |
+//! | `assets` | the page and the `<presign-uploader>` module from `static/`, embedded, with its CSP and CORS |
 //! | `metrics` | `GET /metrics` (behind `METRICS_TOKEN`): atomic counters, Prometheus text |
 //! | `keys` | object keys for uploads, unguessable, without a system call each |
 //! | `rate_limit`, `form`, `http`, `state` | the small parts they share |
@@ -60,6 +61,7 @@ mod rate_limit;
 mod routes;
 mod s3_error;
 mod serve;
+mod sniff;
 mod state;
 
 pub use config::{AccessLogFormat, Config, ConfigError, Vars};

@@ -14,6 +14,7 @@ use super::http::{empty, respond, xml_escape, Body};
 use super::keys::TMP_DIR;
 use super::local_bucket::{is_key_conflict, object_path, place, TempFile};
 use super::s3_error::S3Error;
+use super::sniff::PrefixCheck;
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::s3::{FormError, FormEvent, FormReader};
 use crate::sigv4::{encode, verify_post, PostForm, VerifiedPost};
@@ -65,8 +66,17 @@ pub async fn upload(
     }
     // Created only now: a refused form never touches the disk.
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
+    let declared = fields
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map_or("", |(_, v)| v.as_str());
     let etag = form
-        .store_file(&tmp.path, &verified, state.config.policy.max_bytes)
+        .store_file(
+            &tmp.path,
+            &verified,
+            state.config.policy.max_bytes,
+            PrefixCheck::new(declared),
+        )
         .await?;
     place(dir, &tmp, &path, false).await?;
     state.metrics.stored_file(&path);
@@ -132,12 +142,14 @@ impl FormBody {
     }
 
     /// Streams the file part into `path`, within the server's limit `max`
-    /// and the policy's `content-length-range`; returns its ETag.
+    /// and the policy's `content-length-range`, its first bytes agreeing
+    /// with its `Content-Type` field (`content`); returns its ETag.
     async fn store_file(
         &mut self,
         path: &Path,
         verified: &VerifiedPost,
         max: u64,
+        mut content: PrefixCheck,
     ) -> Result<String, S3Error> {
         let parent = path.parent().unwrap_or(path);
         tokio::fs::create_dir_all(parent)
@@ -159,6 +171,7 @@ impl FormBody {
                         verified
                             .check_length(written, false)
                             .map_err(S3Error::Policy)?;
+                        content.feed(&data).map_err(S3Error::ContentMismatch)?;
                         hash.update(&data);
                         file.write_all(&data).await.map_err(S3Error::Internal)?;
                     }
@@ -166,6 +179,7 @@ impl FormBody {
                         verified
                             .check_length(written, true)
                             .map_err(S3Error::Policy)?;
+                        content.finish().map_err(S3Error::ContentMismatch)?;
                         file.sync_all().await.map_err(S3Error::Internal)?;
                         return Ok(hex::encode(&hash.finalize()[..16]));
                     }

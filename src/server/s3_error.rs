@@ -3,6 +3,7 @@
 //! S3 clients (and the page, which turns codes into advice) understand it.
 
 use super::http::{xml_error, Body};
+use super::sniff::Mismatch;
 use crate::s3::FormError;
 use crate::sigv4::{PostError, VerifyError, VerifyErrorKind};
 use hyper::header::{HeaderValue, ALLOW};
@@ -43,6 +44,9 @@ pub enum S3Error {
     Form(FormError),
     /// The POST policy refuses the upload.
     Policy(PostError),
+    /// The object's first bytes are recognisably another type than the
+    /// one it was signed with (HTML named `.png`).
+    ContentMismatch(Mismatch),
 }
 
 impl S3Error {
@@ -138,6 +142,8 @@ impl S3Error {
                 e.s3_code(),
                 e.message().into(),
             ),
+            // Not an S3 code: a real store keeps whatever bytes it is sent.
+            ContentMismatch(e) => (bad, "ContentTypeMismatch", e.to_string().into()),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::access_log::AccessLog;
 use super::assets::Assets;
-use super::config::{Config, Storage};
+use super::config::{Config, Resize, Storage};
 use super::credentials::refresh::{self, LiveSigner};
 use super::credentials::Source;
 use super::hosts::AllowedHosts;
@@ -122,10 +122,11 @@ impl State {
             .map(|t| super::http::json_string(t))
             .collect();
         let config_json = format!(
-            "{{\"maxBytes\":{},\"allowedTypes\":[{}],\"expiresSeconds\":{}}}",
+            "{{\"maxBytes\":{},\"allowedTypes\":[{}],\"expiresSeconds\":{},\"resize\":{}}}",
             policy.max_bytes,
             types.join(","),
-            policy.expires_seconds
+            policy.expires_seconds,
+            Resize::json(config.resize.as_ref())
         );
         Ok(State {
             limiter: RateLimiter::new(config.limits.rate_per_minute),

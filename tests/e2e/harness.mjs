@@ -4,8 +4,8 @@
 // the same test runs against the built-in local bucket (read back from disk)
 // or a real S3-compatible bucket on another origin (read back over HTTP).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,7 +129,7 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
   const response = await page.goto(url);
   assert.equal(response.status(), 200);
   assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/);
-  await page.waitForFunction(() => !/Checking/.test(document.querySelector('#limits').textContent));
+  await page.waitForFunction(() => !/Checking/.test(document.querySelector('presign-uploader')?.shadowRoot?.querySelector('#limits')?.textContent ?? 'Checking'));
   return {
     context,
     page,
@@ -205,6 +205,28 @@ export const SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="1
 
 // ---- driving the page ------------------------------------------------------
 
+/**
+ * In the page: whether the focused element, looked up through open shadow
+ * roots (document.activeElement is only the <presign-uploader> host), matches
+ * `selector`.
+ */
+export function focusedMatches(page, selector) {
+  return page.evaluate(sel => {
+    let el = document.activeElement;
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+    return !!el?.matches(sel);
+  }, selector);
+}
+
+/** In the page: the computed outline style of the focused element, through shadow roots. */
+export function focusedOutlineStyle(page) {
+  return page.evaluate(() => {
+    let el = document.activeElement;
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+    return getComputedStyle(el).outlineStyle;
+  });
+}
+
 /** Drops files on the drop zone the way a browser does: dragenter, dragover, drop. */
 export async function dropFiles(page, files) {
   const payload = files.map(f => ({ name: f.name, type: f.mimeType, base64: f.buffer.toString('base64') }));
@@ -214,9 +236,10 @@ export async function dropFiles(page, files) {
       const bytes = Uint8Array.from(atob(f.base64), c => c.charCodeAt(0));
       transfer.items.add(new File([bytes], f.name, { type: f.type }));
     }
-    const zone = document.querySelector('#drop-zone');
+    const zone = document.querySelector('presign-uploader').shadowRoot.querySelector('#drop-zone');
+    // Composed, as the browser's own drag events are: they leave the shadow root.
     for (const type of ['dragenter', 'dragover', 'drop']) {
-      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, composed: true, dataTransfer: transfer }));
     }
   }, payload);
 }
@@ -283,4 +306,46 @@ export async function runUploadScenario({ page, readObject }) {
   assert.match(await page.locator('#overall').textContent(), /^3 of 3 uploaded/);
   assert.equal(new Set(results.map(r => r.key)).size, 3, 'every upload gets its own key');
   return results;
+}
+
+// ---- fixtures from packaged tools --------------------------------------------
+
+// Pillow (pinned; .ci/run installs it into this virtualenv) and Debian's heif-enc.
+const PYTHON = process.env.E2E_PYTHON || join(REPO, 'target', 'e2e-venv', 'bin', 'python');
+const FIXTURES = join(REPO, 'tests', 'e2e', 'fixtures.py');
+
+async function inTempDir(work) {
+  const dir = await mkdtemp(join(tmpdir(), 'presign-e2e-fixture-'));
+  try {
+    return await work(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A fixture made by fixtures.py: `kind` is rotated-jpeg or animated-gif, at least `minBytes` long. */
+export function makeFixture(kind, minBytes) {
+  return inTempDir(async dir => {
+    const out = join(dir, 'fixture');
+    execFileSync(PYTHON, [FIXTURES, kind, out, String(minBytes)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return readFile(out);
+  });
+}
+
+/** What fixtures.py decodes from image bytes: format, size, frames, EXIF tags, top and bottom colours. */
+export function describeImage(bytes) {
+  return inTempDir(async dir => {
+    const file = join(dir, 'image');
+    await writeFile(file, bytes);
+    return JSON.parse(execFileSync(PYTHON, [FIXTURES, 'describe', file], { encoding: 'utf8' }));
+  });
+}
+
+/** A real HEIC photo: `png` encoded by libheif's heif-enc (Debian libheif-examples). */
+export function makeHeic(png) {
+  return inTempDir(async dir => {
+    await writeFile(join(dir, 'in.png'), png);
+    execFileSync('heif-enc', ['-q', '60', '-o', join(dir, 'out.heic'), join(dir, 'in.png')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return readFile(join(dir, 'out.heic'));
+  });
 }

@@ -59,7 +59,7 @@ test('a refusal by the API itself is shown with its message', async t => {
       await route.fulfill({ response, json: { ...(await response.json()), maxBytes: 1 << 20 } });
     });
     await page.reload();
-    await page.waitForFunction(() => /1 MB/.test(document.querySelector('#limits').textContent));
+    await page.locator('#limits', { hasText: /1 MB/ }).waitFor();
     await page.setInputFiles('#file-input', { name: 'large.png', mimeType: 'image/png', buffer: makePng(64, 64, { noise: true }) });
     const shown = await waitForState(page, 'large.png', 'failed');
     assert.match(shown.error, /limit is 2048 bytes/);

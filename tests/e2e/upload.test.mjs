@@ -11,15 +11,18 @@
 // uncaught errors and CSP violations. Screenshots go to target/e2e-screenshots/.
 //
 // Files: upload.test.mjs (journey, paste, automatic retry, cancel, keyboard, screenshots),
-// limits.test.mjs (refused files), expiry.test.mjs (expired link, retry);
-// harness.mjs holds the shared server, browser and scenario helpers.
+// limits.test.mjs (refused files), expiry.test.mjs (expired link, retry),
+// content.test.mjs (typed by content, HEIC), resize.test.mjs (fitting big images),
+// embed.test.mjs (<presign-uploader> on another site), cors.test.mjs, post_form.test.mjs;
+// harness.mjs holds the shared server, browser, fixture and scenario helpers
+// (fixtures.py makes images with Pillow; heif-enc makes HEIC).
 import assert from 'node:assert/strict';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  SCREENSHOT_DIR, SVG, launchBrowser, listFiles, loadedImageWidth, makeJpeg, makePng, openPage,
-  readRow, row, runUploadScenario, sleep, startLocalServer, waitForState,
+  SCREENSHOT_DIR, SVG, focusedMatches, focusedOutlineStyle, launchBrowser, listFiles, loadedImageWidth,
+  makeJpeg, makePng, openPage, readRow, row, runUploadScenario, sleep, startLocalServer, waitForState,
 } from './harness.mjs';
 
 let server;
@@ -106,7 +109,7 @@ test('cancelling mid-upload leaves nothing in the bucket', async t => {
     await page.setInputFiles('#file-input', { name: 'big.png', mimeType: 'image/png', buffer: big });
     await waitForState(page, 'big.png', 'uploading');
     // Cancel only once part of the body is sent and the server holds it in a temp file.
-    await page.waitForFunction(() => document.querySelector('li.upload progress').value >= 2, null, { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelector('presign-uploader').shadowRoot.querySelector('li.upload progress').value >= 2, null, { timeout: 10_000 });
     const partial = (await listFiles(server.bucketDir)).filter(f => !before.includes(f));
     assert.equal(partial.length, 1, 'the server holds the partial upload in one temp file');
     const sent = await row(page, 'big.png').locator('progress').evaluate(p => p.value);
@@ -114,7 +117,7 @@ test('cancelling mid-upload leaves nothing in the bucket', async t => {
     await row(page, 'big.png').locator('.cancel').focus();
     await page.keyboard.press('Enter');
     await waitForState(page, 'big.png', 'cancelled');
-    assert.ok(await page.evaluate(() => document.activeElement.matches('li.upload .retry')), 'focus moves from the hidden Cancel to Retry');
+    assert.ok(await focusedMatches(page, 'li.upload .retry'), 'focus moves from the hidden Cancel to Retry');
     assert.equal(tickets.length, 1);
     // The server notices the cut connection and removes its temp file.
     let left;
@@ -156,15 +159,15 @@ test('keyboard only: Tab to the drop zone, Enter opens the picker, progress is a
       offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 500 * 1024,
     });
     await page.evaluate(() => {
-      const region = document.querySelector('#live-region');
+      const region = document.querySelector('presign-uploader').shadowRoot.querySelector('#live-region');
       window.announcements = [];
       new MutationObserver(() => window.announcements.push(region.textContent))
         .observe(region, { childList: true, characterData: true, subtree: true });
     });
 
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement.id), 'drop-zone');
-    assert.notEqual(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), 'none', 'focus is visible');
+    assert.ok(await focusedMatches(page, '#drop-zone'), 'Tab reaches the drop zone first');
+    assert.notEqual(await focusedOutlineStyle(page), 'none', 'focus is visible');
     const chooser = await chooserFromKey(page, 'Enter');
     assert.ok(chooser.isMultiple());
     const buffer = makePng(400, 400, { noise: true });
@@ -181,14 +184,14 @@ test('keyboard only: Tab to the drop zone, Enter opens the picker, progress is a
     assert.equal(said.at(-1), 'keyboard.png uploaded');
 
     // Space opens the picker too.
-    assert.equal(await page.evaluate(() => document.activeElement.id), 'drop-zone');
+    assert.ok(await focusedMatches(page, '#drop-zone'), 'focus is still on the drop zone');
     await (await chooserFromKey(page, 'Space')).setFiles([]);
 
     // Tab on to the row's "Copy key" button and use it.
-    for (let i = 0; i < 6 && !(await page.evaluate(() => document.activeElement.matches('.copy-key'))); i++) {
+    for (let i = 0; i < 6 && !(await focusedMatches(page, '.copy-key')); i++) {
       await page.keyboard.press('Tab');
     }
-    assert.ok(await page.evaluate(() => document.activeElement.matches('.copy-key')), 'copy button reachable by Tab');
+    assert.ok(await focusedMatches(page, '.copy-key'), 'copy button reachable by Tab');
     await page.keyboard.press('Enter');
     await row(page, 'keyboard.png').locator('.copy-key', { hasText: 'Copied' }).waitFor({ timeout: 5_000 });
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), shown.key);

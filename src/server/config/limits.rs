@@ -64,7 +64,7 @@ impl Limits {
 }
 
 /// A whole number in `range`, or `default` when unset.
-fn ranged<T>(
+pub(super) fn ranged<T>(
     vars: &Vars,
     name: &str,
     default: T,

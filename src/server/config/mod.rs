@@ -7,10 +7,12 @@ mod access;
 pub(crate) mod files;
 mod limits;
 pub mod policy;
+mod resize;
 
 pub use access::ApiToken;
 pub use limits::Limits;
 pub use policy::{is_media_type, UploadPolicy};
+pub use resize::Resize;
 
 use super::credentials::{Profile, Source};
 use crate::s3::{AddressingStyle, Bucket, Endpoint};
@@ -54,6 +56,8 @@ pub struct Config {
     pub policy: UploadPolicy,
     /// Protection.
     pub limits: Limits,
+    /// Whether and how the page shrinks oversized images before uploading.
+    pub resize: Option<Resize>,
     /// Origins besides this server's own that may call `POST /api/uploads`
     /// (answered with CORS headers).
     pub allowed_origins: Vec<String>,
@@ -285,6 +289,7 @@ impl Config {
             storage,
             policy: UploadPolicy::load(vars)?,
             limits: Limits::load(vars)?,
+            resize: Resize::load(vars)?,
             allowed_origins: access::allowed_origins(vars)?,
             allowed_hosts: access::allowed_hosts(vars)?,
             api_token: access::api_token(vars)?,
@@ -329,13 +334,20 @@ impl Config {
         };
         let p = &self.policy;
         format!(
-            "storage: {storage}\nuploads: types {}; max {} bytes; URLs valid {} s; keys under {:?}; if-none-match {}\n\
+            "storage: {storage}\nuploads: types {}; max {} bytes; URLs valid {} s; keys under {:?}; if-none-match {}; {}\n\
              limits: {} uploads/min per IP; {} connections; api token {}",
             p.allowed_types.join(", "),
             p.max_bytes,
             p.expires_seconds,
             p.key_prefix,
             if p.if_none_match { "on" } else { "off" },
+            match &self.resize {
+                None => "page resizing off".to_owned(),
+                Some(r) => format!(
+                    "page resizes to {} pixels at quality {}%",
+                    r.max_pixels, r.quality_percent
+                ),
+            },
             self.limits.rate_per_minute,
             self.limits.max_connections,
             if self.api_token.is_some() { "required" } else { "off" },

@@ -16,6 +16,12 @@ pub const ACTIVE_TYPES: &[&str] = &[
     "application/pdf",
 ];
 
+/// Image types the server knows (key extension, type of a key) but leaves
+/// off by default: HEIC/HEIF, what phones save, which most browsers cannot
+/// display. `UPLOAD_ALLOWED_TYPES` may list them; the page then uploads
+/// them as they are, and otherwise explains how to export a JPEG.
+pub const OPT_IN_IMAGE_TYPES: &[&str] = &["image/heic", "image/heif"];
+
 const DEFAULT_TYPES: &[&str] = &[
     "image/jpeg",
     "image/png",
@@ -149,6 +155,8 @@ impl UploadPolicy {
             "gif" => "image/gif",
             "webp" => "image/webp",
             "avif" => "image/avif",
+            "heic" => "image/heic",
+            "heif" => "image/heif",
             "svg" => "image/svg+xml",
             "txt" => "text/plain",
             _ => "application/octet-stream",
@@ -164,4 +172,24 @@ pub fn is_media_type(value: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
     };
     matches!(value.split_once('/'), Some((t, s)) if token(t) && token(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heic_and_heif_are_known_but_off_by_default() {
+        for (key, ty) in [("a/IMG_1.heic", "image/heic"), ("b.HEIF", "image/heif")] {
+            assert_eq!(UploadPolicy::content_type_of(key), ty);
+            assert_eq!(
+                UploadPolicy::extension(ty),
+                key.rsplit('.').next().unwrap().to_ascii_lowercase()
+            );
+        }
+        for ty in OPT_IN_IMAGE_TYPES {
+            assert!(!DEFAULT_TYPES.contains(ty), "{ty}");
+            assert!(is_media_type(ty));
+        }
+    }
 }

@@ -1,7 +1,22 @@
-// The upload page. Plain script, no dependencies and no build step; it runs
-// under a CSP without 'unsafe-inline', so every element comes from the
-// <template> in index.html and styling is done only through classes.
-'use strict';
+// <presign-uploader>: the upload element, an ES module with no dependencies
+// and no build step. The server's own page uses it, and so can any other
+// site (see README, "Embedding the uploader"):
+//
+//   <script type="module" src="https://uploads.example.com/uploader-v1.js"></script>
+//   <presign-uploader endpoint="https://uploads.example.com"></presign-uploader>
+//
+// Attributes: `endpoint`, the presign server (default: this page's origin);
+// `page-wide`, for the page's main uploader: files dropped or pasted anywhere
+// on the page are taken, the tab title shows the progress and leaving the page
+// mid-upload asks first. Events: `upload-complete` (detail: key, size, name)
+// and `upload-error` (detail: name, message). Styling: the --presign-*
+// custom properties (uploader.css).
+//
+// It runs under a CSP without 'unsafe-inline': the markup below goes into an
+// open shadow root, styles come from uploader.css next to this module, and
+// every element is cloned from the row <template> and styled by classes only.
+
+import { prepareFile } from './prepare.js';
 
 const CONCURRENCY = 3;  // uploads in flight at once
 const MAX_RETRIES = 3;  // automatic retries of a transient failure (network, 5xx, 429)
@@ -34,7 +49,64 @@ function hint(id, text = HINTS[id] || '') {
   return { hintId: text ? String(id) : '', hint: text };
 }
 
-const $ = (selector, root = document) => root.querySelector(selector);
+const STYLESHEET = new URL('uploader.css', import.meta.url).href;
+
+// The element's markup; ids are unique within its shadow root only.
+const MARKUP = `
+<link rel="stylesheet" href="${STYLESHEET}">
+<div class="uploader">
+  <div id="page-error" class="page-error" role="alert" hidden></div>
+
+  <button id="drop-zone" class="drop-zone" type="button" aria-describedby="limits">
+    <svg class="drop-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M12 16V4m0 0-4.5 4.5M12 4l4.5 4.5M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3"/></svg>
+    <span class="drop-title"><span class="pointer-fine">Drop images here, or </span><span class="browse">choose files</span></span>
+    <span id="limits" class="drop-limits">Checking what can be uploaded…</span>
+  </button>
+  <input id="file-input" class="visually-hidden" type="file" multiple accept="image/*" tabindex="-1" aria-label="Choose images to upload">
+
+  <section id="queue" class="queue" aria-labelledby="queue-title" hidden>
+    <div class="queue-head">
+      <h2 id="queue-title">Uploads</h2>
+      <button id="clear" class="quiet" type="button">Clear finished</button>
+    </div>
+    <p id="overall" class="overall"></p>
+    <progress id="overall-progress" max="100" value="0" aria-labelledby="overall"></progress>
+    <ul id="uploads" class="uploads"></ul>
+  </section>
+
+  <div id="live-region" class="visually-hidden" aria-live="polite" aria-atomic="true"></div>
+</div>
+
+<template id="row-template">
+  <li class="upload" data-state="waiting">
+    <a class="thumb" target="_blank" rel="noopener"><img alt="" decoding="async"></a>
+    <div class="info">
+      <p class="title"><span class="name"></span> <span class="badge"></span></p>
+      <p class="meta"><span class="size"></span><span class="status"></span></p>
+      <div class="meter"><progress max="100" value="0"></progress><span class="pct">0%</span></div>
+      <p class="upload-error" hidden></p>
+      <p class="upload-note" hidden></p>
+      <p class="upload-hint" hidden></p>
+      <p class="result" hidden><code class="upload-key"></code><button class="copy-key quiet" type="button">Copy key</button></p>
+    </div>
+    <div class="actions">
+      <button class="cancel quiet" type="button">Cancel</button>
+      <button class="retry" type="button">Retry</button>
+      <button class="remove quiet icon" type="button">✕</button>
+    </div>
+  </li>
+</template>`;
+
+/**
+ * Builds the uploader in `host`'s shadow root; returns what connecting and
+ * disconnecting need. Its body is one closure per element, left unindented so
+ * it reads (and diffs) like the plain page script it grew from.
+ */
+function mount(host) {
+const root = host.attachShadow({ mode: 'open' });
+root.innerHTML = MARKUP;
+const $ = (selector, within = root) => within.querySelector(selector);
+const shell = $('.uploader');
 const dropZone = $('#drop-zone');
 const input = $('#file-input');
 const queue = $('#queue');
@@ -43,13 +115,17 @@ const overall = $('#overall');
 const overallBar = $('#overall-progress');
 const live = $('#live-region');
 const template = $('#row-template');
+// The presign server; resolved once, so every request goes to the same place.
+const endpoint = new URL(host.getAttribute('endpoint') || location.origin, location.href);
+const api = path => new URL(path, endpoint).href;
+const pageTitle = document.title;
 
 const items = [];
 let configPromise = null;
 
 // Fetched once; a failure is not cached so the next file added tries again.
 function loadConfig() {
-  configPromise ??= fetch('/api/config', { headers: { accept: 'application/json' } })
+  configPromise ??= fetch(api('/api/config'), { headers: { accept: 'application/json' } })
     .then(res => (res.ok ? res.json() : Promise.reject(new Error(`HTTP ${res.status}`))))
     .catch(err => { configPromise = null; throw err; });
   return configPromise;
@@ -104,15 +180,38 @@ async function addFiles(fileList) {
   } catch (err) {
     cfgError = { message: `Upload settings could not be loaded (${err.message})`, ...hint('config') };
   }
-  for (const file of files) {
+  // Rows appear at once, in order; each starts once prepared (prepare.js).
+  await Promise.all(files.map(async file => {
     const item = createItem(file);
-    const refused = cfg ? refusal(file, cfg) : cfgError;
+    let refused = cfgError;
+    if (cfg) {
+      setState(item, 'preparing', { status: 'Reading the file…' });
+      const ready = await prepareFile(file, cfg).catch(err => ({
+        file, refusal: { message: `This file could not be read (${err.message})`, ...hint('network') },
+      }));
+      item.file = ready.file;  // also for a Retry after Cancel
+      showNote(item, ready);
+      refused = ready.refusal || refusal(item.file, cfg);
+      if (!refused && item.state === 'preparing') setState(item, 'waiting');
+    }
     if (refused) {
       setState(item, 'refused', refused);
       announce(`${file.name} not sent: ${refused.message}`);
+      emit('upload-error', { name: file.name, message: refused.message });
     }
+    pump();
+  }));
+}
+
+// What preparing did to the file (typed by its contents, resized), under its name.
+function showNote(item, { note, resized }) {
+  const el = $('.upload-note', item.row);
+  el.textContent = note || '';
+  el.hidden = !note;
+  if (resized) {
+    $('.size', item.row).textContent = `${formatBytes(resized.from)} → ${formatBytes(resized.to)}`;
+    announce(`${item.file.name} resized from ${formatBytes(resized.from)} to ${formatBytes(resized.to)}`);
   }
-  pump();
 }
 
 function createItem(file) {
@@ -145,6 +244,7 @@ function createItem(file) {
 // retry may help; `counted`: part of the overall progress. A refused file was never
 // sent (its type or size is not allowed): it looks failed, but retrying cannot help.
 const STATES = {
+  preparing: { badge: 'Preparing', active: true, counted: true },
   waiting: { badge: 'Waiting', active: true, counted: true },
   uploading: { badge: 'Uploading', active: true, counted: true },
   done: { badge: 'Uploaded', counted: true },
@@ -155,7 +255,7 @@ const STATES = {
 
 function setState(item, state, { message = '', hint = '', hintId = '', status = '' } = {}) {
   const { row } = item;
-  const focused = document.activeElement;
+  const focused = root.activeElement;
   const shown = STATES[state];
   item.state = state;
   row.dataset.state = shown.looks || state;
@@ -212,7 +312,7 @@ function renderOverall() {
   if (busy) text += ` · ${formatBytes(loaded)} of ${formatBytes(total)} (${pct}%)`;
   if (failed) text += ` · ${failed} failed`;
   overall.textContent = text;
-  document.title = busy ? `${pct}% · Upload images` : 'Upload images';
+  if (host.hasAttribute('page-wide')) document.title = busy ? `${pct}% · ${pageTitle}` : pageTitle;
   $('#clear').hidden = !items.some(i => !STATES[i.state].active);
   queue.hidden = !items.length;
 }
@@ -256,7 +356,7 @@ async function requestTicket(item, run) {
   const { name, type, size } = item.file;
   let res;
   try {
-    res = await fetch('/api/uploads', {
+    res = await fetch(api('/api/uploads'), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams({ filename: name, type, size: String(size) }),
@@ -334,6 +434,7 @@ function fail(item, err) {
   }
   setState(item, 'failed', err);
   announce(`${item.file.name} failed: ${err.message}`);
+  emit('upload-error', { name: item.file.name, message: err.message });
 }
 
 function finish(item, ticket) {
@@ -352,6 +453,12 @@ function finish(item, ticket) {
   }
   setState(item, 'done');
   announce(`${item.file.name} uploaded`);
+  emit('upload-complete', { key: ticket.key, size: item.file.size, name: item.file.name });
+}
+
+// Events leave the shadow root (composed) so the host page hears them on the element.
+function emit(type, detail) {
+  host.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
 }
 
 function cancel(item) {
@@ -410,41 +517,49 @@ input.addEventListener('change', () => {
   input.value = '';  // choosing the same file again must fire 'change' again
 });
 
+// Drops and pastes are taken on the whole page for the page's main uploader,
+// on the element alone otherwise; `listen` attaches them on connect.
 const carriesFiles = e => e.dataTransfer?.types.includes('Files');
 let dragDepth = 0;  // dragenter/dragleave fire for every child element crossed
-document.addEventListener('dragenter', e => {
-  if (carriesFiles(e) && ++dragDepth === 1) document.body.classList.add('dragging');
-});
-document.addEventListener('dragleave', e => {
-  if (carriesFiles(e) && --dragDepth <= 0) {
+function listen(signal) {
+  const target = host.hasAttribute('page-wide') ? document : host;
+  const on = (type, handler) => target.addEventListener(type, handler, { signal });
+  on('dragenter', e => {
+    if (carriesFiles(e) && ++dragDepth === 1) shell.classList.add('dragging');
+  });
+  on('dragleave', e => {
+    if (carriesFiles(e) && --dragDepth <= 0) {
+      dragDepth = 0;
+      shell.classList.remove('dragging');
+    }
+  });
+  on('dragover', e => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();  // allows the drop
+    e.dataTransfer.dropEffect = 'copy';
+  });
+  on('drop', e => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();  // otherwise the browser navigates to the file
     dragDepth = 0;
-    document.body.classList.remove('dragging');
+    shell.classList.remove('dragging');
+    addFiles(e.dataTransfer.files);
+  });
+  on('paste', e => {
+    const files = e.clipboardData?.files;
+    if (files?.length) {
+      e.preventDefault();
+      addFiles(files);
+    }
+  });
+  if (host.hasAttribute('page-wide')) {
+    window.addEventListener('beforeunload', e => {
+      if (items.some(i => STATES[i.state].active)) e.preventDefault();
+    }, { signal });
   }
-});
-document.addEventListener('dragover', e => {
-  if (!carriesFiles(e)) return;
-  e.preventDefault();  // allows the drop
-  e.dataTransfer.dropEffect = 'copy';
-});
-document.addEventListener('drop', e => {
-  if (!carriesFiles(e)) return;
-  e.preventDefault();  // otherwise the browser navigates to the file
-  dragDepth = 0;
-  document.body.classList.remove('dragging');
-  addFiles(e.dataTransfer.files);
-});
-document.addEventListener('paste', e => {
-  const files = e.clipboardData?.files;
-  if (files?.length) {
-    e.preventDefault();
-    addFiles(files);
-  }
-});
+}
 $('#clear').addEventListener('click', () => {
   for (const item of [...items]) if (!STATES[item.state].active) remove(item);
-});
-window.addEventListener('beforeunload', e => {
-  if (items.some(i => STATES[i.state].active)) e.preventDefault();
 });
 
 loadConfig().then(cfg => {
@@ -458,3 +573,25 @@ loadConfig().then(cfg => {
   banner.textContent = `Upload settings could not be loaded (${err.message}). Reload the page to try again.`;
   banner.hidden = false;
 });
+
+return { listen };
+}
+
+/** `<presign-uploader>`: see the top of this file. */
+class PresignUploader extends HTMLElement {
+  #ui = null;
+  #listening = null;
+
+  connectedCallback() {
+    this.#ui ??= mount(this);
+    this.#listening = new AbortController();
+    this.#ui.listen(this.#listening.signal);
+  }
+
+  disconnectedCallback() {
+    this.#listening?.abort();
+    this.#listening = null;
+  }
+}
+
+if (!customElements.get('presign-uploader')) customElements.define('presign-uploader', PresignUploader);
