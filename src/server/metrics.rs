@@ -72,8 +72,10 @@ const REFUSALS: [&str; 7] = [
     "connections",
 ];
 
-/// What a presigned URL lets its holder do.
+/// What a presigned URL lets its holder do: upload by PUT, by POST form,
+/// or view (`get`, the index `VIEW`).
 const KINDS: [&str; 3] = ["put", "post", "get"];
+const VIEW: usize = 2;
 
 /// The S3 codes of failed signature and policy checks (those of
 /// [`crate::sigv4::VerifyError`] and [`crate::sigv4::PostError`]), and
@@ -166,7 +168,7 @@ impl Metrics {
         }
         if let Some(Issued(kind)) = extensions.get() {
             self.issued[*kind].fetch_add(1, Relaxed);
-            self.issued[2].fetch_add(1, Relaxed);
+            self.issued[VIEW].fetch_add(1, Relaxed);
         }
     }
 
