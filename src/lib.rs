@@ -19,7 +19,8 @@
 //!   upload API (one file, batches, and multipart uploads kept to what an
 //!   HMAC upload ticket allows), the embedded page, configuration, the AWS credential chain
 //!   (environment, profile, container endpoint, EC2 instance metadata) shared
-//!   with the command line, and the local bucket (multipart included) that
+//!   with the command line, Prometheus metrics, and the local bucket
+//!   (multipart included) that
 //!   makes the server work with no configuration at all.
 //!
 //! Data flows one way: `server` turns an upload request into an

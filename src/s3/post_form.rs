@@ -217,6 +217,13 @@ impl FormReader {
                 let part = PartHeaders::parse(block)?;
                 self.buffer.drain(..used);
                 if part.name.eq_ignore_ascii_case("file") {
+                    // The chunk that ends the fields may carry all of them
+                    // and the file's start: `push` checks the limit only
+                    // between chunks, so count what came before the file
+                    // here, or the limit would depend on how it was cut.
+                    if self.before_file.saturating_sub(self.buffer.len()) > MAX_FIELDS_BYTES {
+                        return Err(FormError::FieldsTooLarge);
+                    }
                     self.saw_file = true;
                     self.state = State::File;
                     events.push(FormEvent::File {

@@ -12,6 +12,7 @@
 use super::config::AccessLogFormat;
 use std::io::Write;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -58,6 +59,8 @@ struct Shared {
     wake: Condvar,
     /// Tells [`AccessLog::drop`] the writer has written everything.
     finished: Condvar,
+    /// Lines dropped since the start, for `GET /metrics`.
+    dropped_total: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +118,11 @@ impl AccessLog {
         Ok(AccessLog { format, shared })
     }
 
+    /// Lines dropped since the start.
+    pub fn dropped_total(&self) -> u64 {
+        self.shared.dropped_total.load(Ordering::Relaxed)
+    }
+
     /// Adds `entry`'s line to the buffer, or counts it as dropped when the
     /// buffer is full.
     pub fn record(&self, entry: &Entry<'_>) {
@@ -133,6 +141,7 @@ impl AccessLog {
         if lines.len() > CAPACITY {
             lines.truncate(before);
             *dropped += 1;
+            self.shared.dropped_total.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let wake = before == 0 || (before < FLUSH_AT && lines.len() >= FLUSH_AT);

@@ -256,12 +256,11 @@ fn presign(
     size: u64,
 ) -> Result<Response<Body>, ApiError> {
     let bucket = state.bucket(host).ok_or(ApiError::NoHost)?;
-    Ok(created(presign_put_json(
-        state,
-        &bucket,
-        content_type,
-        size,
-    )?))
+    let mut response = created(presign_put_json(state, &bucket, content_type, size)?);
+    response
+        .extensions_mut()
+        .insert(super::metrics::Issued::upload("PUT"));
+    Ok(response)
 }
 
 /// A `201` with a JSON body, never cached.
@@ -284,7 +283,11 @@ pub(super) fn upload_created<'a>(
     expires_at: OffsetDateTime,
     view_url: &str,
 ) -> Response<Body> {
-    created(upload_json(key, method, url, pairs, expires_at, view_url))
+    let mut response = created(upload_json(key, method, url, pairs, expires_at, view_url));
+    response
+        .extensions_mut()
+        .insert(super::metrics::Issued::upload(method));
+    response
 }
 
 /// The body of [`upload_created`].
@@ -387,7 +390,7 @@ fn check_origin(
 /// `Authorization: Bearer <token>` (the scheme in any case) must carry
 /// `token`. Wrong guesses are limited per address, so the token cannot be
 /// searched for.
-fn check_token(
+pub(super) fn check_token(
     state: &State,
     headers: &hyper::HeaderMap,
     token: &str,

@@ -13,6 +13,7 @@ use super::api::{
 };
 use super::api_error::ApiError;
 use super::http::Body;
+use super::metrics::Issued;
 use super::state::State;
 use crate::sigv4::json::{self, Value};
 use hyper::body::Incoming;
@@ -60,6 +61,7 @@ async fn batch(
     }
     let bucket = state.bucket(host).ok_or(ApiError::NoHost)?;
     let mut out = String::with_capacity(files.len() * 1024);
+    let mut issued = Issued::default();
     out.push_str("{\"uploads\":[");
     for (i, file) in files.iter().enumerate() {
         if i > 0 {
@@ -69,13 +71,16 @@ async fn batch(
             // Signing fails for every file alike (credentials): the whole
             // request fails with it.
             Ok((content_type, size)) => {
-                out.push_str(&presign_put_json(state, &bucket, content_type, size)?)
+                out.push_str(&presign_put_json(state, &bucket, content_type, size)?);
+                issued.add(Issued::upload("PUT"));
             }
             Err(refused) => out.push_str(&refused.status_and_body().1),
         }
     }
     out.push_str("]}");
-    Ok(created(out))
+    let mut response = created(out);
+    response.extensions_mut().insert(issued);
+    Ok(response)
 }
 
 /// One file's type (as the policy spells it) and size, or why it is refused.

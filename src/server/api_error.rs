@@ -89,6 +89,8 @@ pub enum ApiError {
     Unauthorized,
     /// A `Host` a server on loopback does not answer (DNS rebinding).
     HostNotAllowed,
+    /// An absolute-form request target whose host is not `Host`'s.
+    TargetHostMismatch,
     /// Nothing is at this path.
     NotFound,
     /// The path takes only these methods (the `Allow` header's value).
@@ -228,6 +230,9 @@ impl ApiError {
                 "host_not_allowed",
                 "This server answers loopback names only; add this host name to ALLOWED_HOSTS or PUBLIC_URL.".into(),
             ),
+            TargetHostMismatch => bad(
+                "The request target names another host than the Host header; send the path only (origin form).",
+            ),
             NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -274,6 +279,7 @@ impl ApiError {
             }
             _ => {}
         }
+        super::metrics::mark_api_error(&self, &mut response);
         response
     }
 }

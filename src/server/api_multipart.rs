@@ -11,6 +11,7 @@ use super::api::{
 use super::api_error::ApiError;
 use super::form::Form;
 use super::http::{push_json_string, respond, Body};
+use super::metrics::Issued;
 use super::state::State;
 use super::ticket::{Ticket, TicketError};
 use crate::s3::ObjectRequest;
@@ -112,7 +113,7 @@ async fn step(
             out.push_str("],\"expiresAt\":\"");
             push_rfc3339(&mut out, expires_at);
             out.push_str("\"}");
-            Ok(ok(out))
+            Ok(ok(out, numbers.len()))
         }
         "/api/multipart/list" => {
             let marker = match fields.get("marker").map(str::trim) {
@@ -138,7 +139,7 @@ async fn step(
                 query: &query,
                 ..ObjectRequest::new("GET", key)
             })?;
-            Ok(ok(step_json("GET", &url, &[], expires)))
+            Ok(ok(step_json("GET", &url, &[], expires), 1))
         }
         "/api/multipart/complete" => {
             let exclusive = [("if-none-match", "*")];
@@ -152,14 +153,14 @@ async fn step(
                 headers,
                 ..ObjectRequest::new("POST", key)
             })?;
-            Ok(ok(step_json("POST", &url, headers, expires)))
+            Ok(ok(step_json("POST", &url, headers, expires), 1))
         }
         _ => {
             let (url, expires) = sign(&ObjectRequest {
                 query: &[id],
                 ..ObjectRequest::new("DELETE", key)
             })?;
-            Ok(ok(step_json("DELETE", &url, &[], expires)))
+            Ok(ok(step_json("DELETE", &url, &[], expires), 1))
         }
     }
 }
@@ -217,7 +218,9 @@ fn create(
     out.push_str(",\"viewUrl\":");
     push_json_string(&mut out, &view_url);
     out.push('}');
-    Ok(created(out))
+    let mut response = created(out);
+    response.extensions_mut().insert(Issued::multipart(1, 1));
+    Ok(response)
 }
 
 /// `parts=1,2,3`: each with its exact length, or why the ticket refuses.
@@ -269,11 +272,12 @@ fn step_json(method: &str, url: &str, headers: &[(&str, &str)], expires: OffsetD
     out
 }
 
-/// A `200` with a JSON body, never cached.
-fn ok(body: String) -> Response<Body> {
+/// A `200` with a JSON body carrying `urls` presigned URLs, never cached.
+fn ok(body: String, urls: usize) -> Response<Body> {
     let mut response = respond(StatusCode::OK, "application/json", body);
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.extensions_mut().insert(Issued::multipart(urls, 0));
     response
 }

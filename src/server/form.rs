@@ -69,3 +69,57 @@ mod tests {
         assert!(parse(&[0xff]).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `text` as a browser encodes it: `*-._` and alphanumerics as they
+    /// are, space as `+`, every other byte `%XX`.
+    fn encode(text: &str) -> String {
+        let mut out = String::new();
+        for b in text.bytes() {
+            match b {
+                b' ' => out.push('+'),
+                b'*' | b'-' | b'.' | b'_' => out.push(char::from(b)),
+                b if b.is_ascii_alphanumeric() => out.push(char::from(b)),
+                b => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn encoded_fields_come_back_as_they_were(
+            fields in proptest::collection::btree_map(".{0,12}", ".{0,40}", 0..6),
+        ) {
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+                .collect();
+            let body = body.join("&");
+            let form = parse(body.as_bytes()).unwrap();
+            for (name, value) in &fields {
+                prop_assert_eq!(form.get(name), Some(value.as_str()));
+            }
+        }
+
+        #[test]
+        fn any_bytes_parse_or_are_refused_without_panic(
+            body in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(b'%'), Just(b'&'), Just(b'='), Just(b'+')],
+                0..200),
+        ) {
+            if let Ok(form) = parse(&body) {
+                // Never two fields of one name: the first would hide the other.
+                for (i, (name, _)) in form.0.iter().enumerate() {
+                    prop_assert!(form.0[..i].iter().all(|(n, _)| n != name));
+                }
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@
 use super::api_error::ApiError;
 use super::config::Config;
 use hyper::header::HOST;
-use hyper::HeaderMap;
+use hyper::{HeaderMap, Uri};
 use std::net::IpAddr;
 
 /// The `Host` names a server answers.
@@ -31,19 +31,28 @@ impl AllowedHosts {
         AllowedHosts { names: Some(names) }
     }
 
-    /// `Ok` if the request's `Host` may be answered; a request without one
+    /// `Ok` if the request's host may be answered; a request without one
     /// is not a browser's.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    ///
+    /// The host is the request target's when it is in absolute form
+    /// (`GET http://host/path`, RFC 9112 3.2.2), else `Host`'s. A target
+    /// and a `Host` that name different hosts are refused: the handlers
+    /// sign and verify for `Host`, and must not be checked for another.
+    pub fn check(&self, target: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
+        let header = headers.get(HOST).map(|h| h.to_str().unwrap_or(""));
+        let target = target.authority().map(|a| a.as_str());
+        if let (Some(target), Some(header)) = (target, header) {
+            if !target.eq_ignore_ascii_case(header) {
+                return Err(ApiError::TargetHostMismatch);
+            }
+        }
         let Some(names) = &self.names else {
             return Ok(());
         };
-        let Some(host) = headers.get(HOST) else {
+        let Some(host) = target.or(header) else {
             return Ok(());
         };
-        let name = host
-            .to_str()
-            .map(|h| host_name(h).to_ascii_lowercase())
-            .unwrap_or_default();
+        let name = host_name(host).to_ascii_lowercase();
         if is_loopback_name(&name) || names.contains(&name) {
             return Ok(());
         }

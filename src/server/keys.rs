@@ -10,16 +10,81 @@
 
 use super::config::UploadPolicy;
 use sha2::{Digest, Sha256};
+use std::hash::{BuildHasher, RandomState};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use time::OffsetDateTime;
 
-/// `N` bytes from the kernel's random source, for seeds and generated keys.
+/// `N` bytes from the kernel's random source, for seeds and generated keys:
+/// `/dev/urandom`, or where there is none (a `FROM scratch` image, an
+/// empty chroot) [`hash_key_random`].
 pub fn os_random<const N: usize>() -> std::io::Result<[u8; N]> {
     let mut bytes = [0; N];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut bytes))
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read /dev/urandom: {e}")))?;
+    match std::fs::File::open("/dev/urandom").and_then(|mut random| random.read_exact(&mut bytes)) {
+        Ok(()) => Ok(bytes),
+        Err(urandom) => hash_key_random().map_err(|fallback| {
+            std::io::Error::new(
+                urandom.kind(),
+                format!("cannot read /dev/urandom ({urandom}), and {fallback}"),
+            )
+        }),
+    }
+}
+
+/// Fresh threads whose hash keys seed [`hash_key_random`]: 128 bits each.
+const SEED_THREADS: u64 = 2;
+
+/// `N` random bytes without opening a file, from the keys the standard
+/// library gives every [`RandomState`], for a process with no `/dev`.
+///
+/// Why this is sound: on Linux the standard library fills each thread's
+/// 128-bit `RandomState` key (two `u64`) once, from the `getrandom` system
+/// call, the kernel's CSPRNG that also backs `/dev/urandom` (it asks with
+/// `GRND_INSECURE`, which differs only in the first seconds of boot, before
+/// the kernel's pool is seeded, never the case once a container runtime
+/// runs). Later `RandomState`s of the same thread add 1 to the first half,
+/// so one thread holds 128 bits, and a new thread draws a new key. The key
+/// is not readable, but SipHash keyed with it is a pseudo-random function
+/// of it: several outputs per thread carry the key's entropy, and they are
+/// never shown to anyone, only hashed with SHA-256 into a 256-bit seed
+/// drawn from [`SEED_THREADS`] threads (256 bits of the kernel's entropy).
+/// `N` bytes are then SHA-256(seed ‖ block number) in counter mode.
+///
+/// The standard library does not promise that its hash keys are random on
+/// every platform (some targets have fixed keys), so the threads' outputs
+/// are compared: equal outputs from two fresh threads mean fixed keys, and
+/// that is an error rather than a predictable seed.
+pub fn hash_key_random<const N: usize>() -> std::io::Result<[u8; N]> {
+    let mut seed = Sha256::new().chain_update(b"presign hash-key seed");
+    let mut previous: Option<[u64; 4]> = None;
+    for _ in 0..SEED_THREADS {
+        let outputs = std::thread::Builder::new()
+            .name("seed".into())
+            .spawn(|| {
+                let keys = RandomState::new();
+                [0u64, 1, 2, 3].map(|i| keys.hash_one(i))
+            })?
+            .join()
+            .map_err(|_| std::io::Error::other("the seed thread failed"))?;
+        if previous == Some(outputs) {
+            return Err(std::io::Error::other(
+                "the standard library's hash keys are not random here",
+            ));
+        }
+        previous = Some(outputs);
+        for output in outputs {
+            seed.update(output.to_le_bytes());
+        }
+    }
+    let seed = seed.finalize();
+    let mut bytes = [0u8; N];
+    for (block, chunk) in (0u64..).zip(bytes.chunks_mut(32)) {
+        let digest = Sha256::new()
+            .chain_update(seed)
+            .chain_update(block.to_le_bytes())
+            .finalize();
+        chunk.copy_from_slice(&digest[..chunk.len()]);
+    }
     Ok(bytes)
 }
 
@@ -153,6 +218,27 @@ mod tests {
             datetime!(2026-01-02 03:04 UTC),
         );
         assert!(odd.ends_with(".bin"));
+    }
+
+    #[test]
+    fn hash_key_random_differs_every_time_and_balances_its_bits() {
+        let draws: Vec<[u8; 40]> = (0..256).map(|_| hash_key_random().unwrap()).collect();
+        let distinct: std::collections::HashSet<_> = draws.iter().collect();
+        assert_eq!(distinct.len(), draws.len(), "no draw repeats");
+        // Each of the 320 bits is set in about half of the 256 draws:
+        // 128 ± 48 is over 6 standard deviations (8) either side.
+        for bit in 0..40 * 8 {
+            let set = draws
+                .iter()
+                .filter(|d| d[bit / 8] >> (bit % 8) & 1 == 1)
+                .count();
+            assert!(
+                (80..=176).contains(&set),
+                "bit {bit} set {set} times of 256"
+            );
+        }
+        // Blocks past the first 32 bytes are not a copy of the first.
+        assert!(draws.iter().all(|d| d[32..] != d[..8]));
     }
 
     #[test]

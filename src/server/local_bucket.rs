@@ -144,9 +144,10 @@ async fn put(
     tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
     let mut body = request.into_body();
     let mut pace = Pace::new(&state.config.limits);
-    super::spool::spool(&mut body, &mut pace, &tmp, max, Some(&mut content)).await?;
+    let written = super::spool::spool(&mut body, &mut pace, &tmp, max, Some(&mut content)).await?;
     let etag = super::spool::new_etag(&state.keys);
     place(dir, &tmp, path, exclusive).await?;
+    state.metrics.stored(written);
     let mut response = Response::new(empty());
     let headers = response.headers_mut();
     headers.insert(
@@ -323,5 +324,53 @@ mod tests {
         assert_eq!(object_path(dir, &"a".repeat(1025)), None);
         assert_eq!(object_path(dir, &format!("a/{}", "b".repeat(256))), None);
         assert!(object_path(dir, &format!("a/{}", "b".repeat(255))).is_some());
+    }
+}
+
+#[cfg(test)]
+mod key_mapping_properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::path::Component;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Whatever the key: a file strictly inside the directory, one
+        /// plain path component per key segment (no `..`, root or
+        /// prefix), never in the temporary directory, and the key read
+        /// back from the path is the key (two keys never share a file).
+        #[test]
+        fn a_key_maps_inside_the_directory_or_is_refused(
+            key in prop_oneof![
+                r"[a-z./\\\x00-\x1f]{0,20}",
+                ".{0,40}",
+                proptest::collection::vec(
+                    prop_oneof![
+                        Just("..".to_owned()),
+                        Just(".".to_owned()),
+                        Just(String::new()),
+                        Just(TMP_DIR.to_owned()),
+                        Just("C:".to_owned()),
+                        "[^/]{1,8}",
+                    ],
+                    1..6,
+                ).prop_map(|segments| segments.join("/")),
+            ],
+        ) {
+            let dir = Path::new("/srv/bucket");
+            match object_path(dir, &key) {
+                None => prop_assert!(!is_storable(&key)),
+                Some(path) => {
+                    let inside = path.strip_prefix(dir).unwrap();
+                    let parts: Vec<_> = inside.components().collect();
+                    prop_assert!(parts.iter().all(|c| matches!(c, Component::Normal(_))), "{path:?}");
+                    prop_assert_eq!(parts.len(), key.split('/').count());
+                    prop_assert!(parts[0].as_os_str() != TMP_DIR);
+                    let back: Vec<_> = parts.iter().map(|c| c.as_os_str().to_str().unwrap()).collect();
+                    prop_assert_eq!(back.join("/"), key);
+                }
+            }
+        }
     }
 }

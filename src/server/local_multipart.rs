@@ -432,6 +432,7 @@ async fn complete(
         .await
         .map_err(|e| S3Error::Internal(std::io::Error::other(e)))??;
     place(dir, &tmp, path, exclusive).await?;
+    state.metrics.stored(total);
     // The object is in place: the parts are no longer needed, whatever
     // happens to their removal.
     let _ = upload.remove();

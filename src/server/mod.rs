@@ -21,6 +21,7 @@
 //! | `sniff` | what an object's first bytes are, and whether they contradict its signed type (the local bucket refuses that) |
 //! | `api_error`, `s3_error` | every JSON error of the API and every S3 XML error of the local bucket: one table each |
 //! | `assets` | the page and the `<presign-uploader>` module from `static/`, embedded, with its CSP and CORS |
+//! | `metrics` | `GET /metrics` (behind `METRICS_TOKEN`): atomic counters, Prometheus text |
 //! | `keys` | object keys for uploads, unguessable, without a system call each |
 //! | `rate_limit`, `form`, `http`, `state` | the small parts they share |
 //!
@@ -63,6 +64,7 @@ mod http;
 mod keys;
 mod local_bucket;
 mod local_multipart;
+mod metrics;
 mod multipart_xml;
 mod post_upload;
 mod rate_limit;

@@ -79,6 +79,7 @@ pub async fn upload(
         )
         .await?;
     place(dir, &tmp, &path, false).await?;
+    state.metrics.stored_file(&path);
     Ok(success(&fields, &verified, &etag))
 }
 

@@ -25,7 +25,7 @@ pub async fn handle(
     let uri = request.uri().clone();
     let cross_origin = cors_rules(uri.path(), state)
         .map(|rules| (cors::listed_origin(state, request.headers()), rules));
-    let mut response = match state.hosts.check(request.headers()) {
+    let mut response = match state.hosts.check(request.uri(), request.headers()) {
         Ok(()) => route(request, state, client).await,
         Err(refusal) => refusal.into_response(),
     };
@@ -36,6 +36,7 @@ pub async fn handle(
     // Standard names: a string name would be parsed again on every request.
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    state.metrics.record(uri.path(), &response);
     if let Some(log) = &state.access_log {
         log.record(&Entry {
             client: client.ip(),
@@ -60,6 +61,7 @@ async fn route(request: Request<Incoming>, state: &State, client: SocketAddr) ->
     match path {
         "/healthz" if read_only => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
         "/api/config" if method == Method::GET => api::config(state),
+        "/metrics" if read_only => super::metrics::scrape(state, request.headers(), client.ip()),
         "/api/uploads" if method == Method::POST => {
             api::create_upload(request, state, client.ip()).await
         }

@@ -133,6 +133,12 @@ impl S3Error {
                 "NoSuchKey",
                 "The specified key does not exist.".into(),
             ),
+            // ENOSPC, EDQUOT (`ErrorKind::StorageFull` is newer than our MSRV).
+            Internal(e) if matches!(e.raw_os_error(), Some(28 | 122)) => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "InsufficientStorage",
+                "The local bucket's disk is full; nothing was stored. Free space or raise the volume's size.".into(),
+            ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
@@ -219,6 +225,7 @@ impl S3Error {
             S3Error::Internal(e) => eprintln!("presign: local bucket storage error: {e}"),
             _ => {}
         }
+        super::metrics::mark_s3_error(&self, &mut response);
         response
     }
 }

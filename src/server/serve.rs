@@ -123,9 +123,11 @@ async fn serve(
         let Some(slot) = per_address.try_acquire(client.ip()) else {
             // Best effort: a client too busy to take 200 bytes gets a reset.
             let _ = stream.try_write(&over_cap);
+            state.metrics.refused_connection();
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let counted = state.clone();
         let state = state.clone();
         let service = service_fn(move |request| {
             let state = state.clone();
@@ -133,6 +135,7 @@ async fn serve(
         });
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _open = counted.metrics.open_connection();
             // Made and pinned inside the task, and lent to the watcher: a
             // connection moved into the task, or into `serve`, is stored in
             // the task twice (1,136 bytes per connection this way; 2,432

@@ -257,7 +257,11 @@ mod tests {
     fn markup_is_recognised_after_white_space_and_a_bom() {
         assert_eq!(sniff(b"<!DOCTYPE html><p>hi"), Some("text/html"));
         assert_eq!(sniff(b"\xEF\xBB\xBF\n  <HTML lang=en>"), Some("text/html"));
-        assert_eq!(sniff(b"<html\n<body>"), Some("text/html"), "a line break ends a tag");
+        assert_eq!(
+            sniff(b"<html\n<body>"),
+            Some("text/html"),
+            "a line break ends a tag"
+        );
         assert_eq!(sniff(b"<script\tsrc=x>"), Some("text/html"));
         assert_eq!(sniff(b"<br/>"), Some("text/html"));
         assert_eq!(sniff(b"<script>alert(1)</script>"), Some("text/html"));

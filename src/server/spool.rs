@@ -39,7 +39,7 @@ enum Message {
     End,
 }
 
-/// Writes `body` into `tmp` (created here) and syncs it. More than `max`
+/// Writes `body` into `tmp` (created here), syncs it and returns its length. More than `max`
 /// bytes stops it with `EntityTooLarge`; a cut or broken body with
 /// `IncompleteBody`, a slow one with `RequestTimeout`; first bytes that
 /// `content` finds to be another type than signed with `ContentMismatch`.
@@ -49,7 +49,7 @@ pub async fn spool(
     tmp: &TempFile,
     max: u64,
     mut content: Option<&mut PrefixCheck>,
-) -> Result<(), S3Error> {
+) -> Result<u64, S3Error> {
     // Created here, not in the writer: once this future is dropped (the
     // client went away) and the guard has removed the path, nothing may
     // create it again.
@@ -89,14 +89,16 @@ pub async fn spool(
                     .is_err()
                 {
                     // The writer failed; its error is the answer.
-                    return Ok(false);
+                    return Ok(None);
                 }
             }
         }
         if let Some(check) = content.as_mut() {
             check.finish().map_err(S3Error::ContentMismatch)?;
         }
-        Ok(tx.send(Message::Data(batch)).await.is_ok() && tx.send(Message::End).await.is_ok())
+        let sent =
+            tx.send(Message::Data(batch)).await.is_ok() && tx.send(Message::End).await.is_ok();
+        Ok(sent.then_some(received))
     }
     .await;
     drop(tx);
@@ -105,7 +107,7 @@ pub async fn spool(
         .map_err(|e| S3Error::Internal(std::io::Error::other(e)))?;
     let finished = read?;
     match (written?, finished) {
-        (true, true) => Ok(()),
+        (true, Some(received)) => Ok(received),
         _ => Err(S3Error::Internal(std::io::Error::other(
             "the disk writer stopped early",
         ))),

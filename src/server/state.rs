@@ -7,6 +7,7 @@ use super::credentials::refresh::{self, LiveSigner};
 use super::credentials::Source;
 use super::hosts::AllowedHosts;
 use super::keys::KeyGenerator;
+use super::metrics::Metrics;
 use super::rate_limit::RateLimiter;
 use crate::latest::Latest;
 use crate::s3::{AddressingStyle, Bucket, Endpoint};
@@ -47,6 +48,8 @@ pub struct State {
     pub keys: KeyGenerator,
     /// Where each request's line goes, unless `ACCESS_LOG=off`.
     pub access_log: Option<AccessLog>,
+    /// The counters `GET /metrics` shows.
+    pub metrics: Metrics,
     /// The S3 bucket URLs are signed for; `None` for the local bucket.
     s3_bucket: Option<Arc<Bucket>>,
     /// The local bucket, built for the last `Host` it was reached at.
@@ -153,6 +156,7 @@ impl State {
                 Storage::Local { .. } => None,
             },
             local_bucket: Latest::default(),
+            metrics: Metrics::default(),
             config,
         })
     }

@@ -25,16 +25,26 @@ impl std::fmt::Debug for ApiToken {
 }
 
 pub(super) fn api_token(vars: &Vars) -> Result<Option<ApiToken>, ConfigError> {
-    match vars.get("API_TOKEN") {
+    token(vars, "API_TOKEN")
+}
+
+/// `METRICS_TOKEN`: the bearer token of `GET /metrics`, which is off
+/// without it. The same rules as `API_TOKEN`.
+pub(super) fn metrics_token(vars: &Vars) -> Result<Option<ApiToken>, ConfigError> {
+    token(vars, "METRICS_TOKEN")
+}
+
+fn token(vars: &Vars, name: &str) -> Result<Option<ApiToken>, ConfigError> {
+    match vars.get(name) {
         None => Ok(None),
         Some(token) if token.len() < MIN_API_TOKEN_LEN => Err(error(format!(
-            "API_TOKEN is {} characters; use at least {MIN_API_TOKEN_LEN} random ones \
+            "{name} is {} characters; use at least {MIN_API_TOKEN_LEN} random ones \
              (e.g. openssl rand -hex 32)",
             token.len()
         ))),
-        Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => Err(error(
-            "API_TOKEN must be printable ASCII without spaces, as an Authorization header carries it",
-        )),
+        Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => Err(error(format!(
+            "{name} must be printable ASCII without spaces, as an Authorization header carries it"
+        ))),
         Some(token) => Ok(Some(ApiToken(token.to_owned()))),
     }
 }

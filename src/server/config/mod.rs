@@ -71,6 +71,9 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// When set, every `POST /api/…` needs `Authorization: Bearer <token>`.
     pub api_token: Option<ApiToken>,
+    /// When set, `GET /metrics` answers with `Authorization: Bearer
+    /// <token>`; when not, it does not exist.
+    pub metrics_token: Option<ApiToken>,
     /// The base URL browsers reach this server at, when it differs from
     /// the `Host` they send (used for local-bucket URLs).
     pub public_url: Option<String>,
@@ -295,6 +298,7 @@ impl Config {
             allowed_origins: access::allowed_origins(vars)?,
             allowed_hosts: access::allowed_hosts(vars)?,
             api_token: access::api_token(vars)?,
+            metrics_token: access::metrics_token(vars)?,
             public_url: access::public_url(vars)?,
             access_log: access_log_format(vars)?,
             warnings: vars

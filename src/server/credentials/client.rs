@@ -102,6 +102,14 @@ async fn send_once(
     headers: &[(&str, &str)],
 ) -> Result<Answer, Failure> {
     let host = url.host().trim_start_matches('[').trim_end_matches(']');
+    // `localhost` is loopback (RFC 6761), and resolving it ourselves keeps
+    // the static binary in a `FROM scratch` image off the system resolver,
+    // which there has neither `/etc/hosts` nor NSS modules to read it with.
+    let host = if host.eq_ignore_ascii_case("localhost") {
+        "127.0.0.1"
+    } else {
+        host
+    };
     let port = url.port().unwrap_or(80);
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
         .await
