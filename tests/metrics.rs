@@ -292,3 +292,65 @@ fn connections_over_the_per_address_cap_are_counted() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn batches_and_multipart_steps_count_every_url_they_sign() {
+    let s = TestServer::start(&[("METRICS_TOKEN", TOKEN), ("UPLOAD_MAX_BYTES", "104857600")]);
+    let addr = s.addr.to_string();
+    let send = |path: &str, content_type: &str, body: &str| {
+        http::send(
+            &addr,
+            "POST",
+            &format!("{}{path}", s.origin()),
+            &[("Content-Type", content_type)],
+            body.as_bytes(),
+        )
+        .unwrap()
+    };
+    // Three files, one refused: two PUT URLs and two view URLs.
+    let batch = r#"{"files": [
+        {"filename": "a.png", "type": "image/png", "size": 10},
+        {"filename": "b.svg", "type": "image/svg+xml", "size": 10},
+        {"filename": "c.jpg", "type": "image/jpeg", "size": 10}]}"#;
+    assert_eq!(
+        send("/api/uploads/batch", "application/json", batch).status,
+        201
+    );
+    // A 20 MiB multipart upload: its create (and a view URL), then three part URLs.
+    let form = "application/x-www-form-urlencoded";
+    let created = send(
+        "/api/multipart",
+        form,
+        "filename=big.png&type=image%2Fpng&size=20971520",
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let created: serde_json::Value = serde_json::from_slice(&created.body).unwrap();
+    let fields = format!(
+        "key={}&ticket={}&uploadId=x&parts=1%2C2%2C3",
+        created["key"].as_str().unwrap().replace('/', "%2F"),
+        created["ticket"].as_str().unwrap()
+    );
+    let parts = send("/api/multipart/parts", form, &fields);
+    assert_eq!(parts.status, 200, "{}", parts.text());
+
+    let text = scrape(&s);
+    for (name, value) in [
+        ("presign_presigned_urls_total{kind=\"put\"}", 2),
+        ("presign_presigned_urls_total{kind=\"get\"}", 3),
+        ("presign_presigned_urls_total{kind=\"multipart\"}", 4),
+        (
+            "presign_http_requests_total{route=\"/api/uploads/batch\",status=\"201\"}",
+            1,
+        ),
+        (
+            "presign_http_requests_total{route=\"/api/multipart\",status=\"201\"}",
+            1,
+        ),
+        (
+            "presign_http_requests_total{route=\"/api/multipart\",status=\"200\"}",
+            1,
+        ),
+    ] {
+        assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+    }
+}
