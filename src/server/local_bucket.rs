@@ -9,7 +9,6 @@
 //! cut connection leaves nothing behind. Its first bytes must not be
 //! recognisably another type than its `Content-Type` (`sniff`).
 
-use super::body::Pace;
 use super::config::multipart::MAX_SINGLE_PUT_BYTES;
 use super::config::UploadPolicy;
 use super::http::{empty, Body, FileBody};
@@ -19,7 +18,7 @@ use super::sniff::PrefixCheck;
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::sigv4::{verify_presigned, Received, VerifyOptions, UNSIGNED_PAYLOAD};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH};
 use hyper::{Method, Request, Response};
 use std::path::{Path, PathBuf};
 
@@ -132,30 +131,13 @@ async fn put(
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
     );
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max) {
-        return Err(S3Error::EntityTooLarge);
-    }
-    let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
-    tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
-    let mut body = request.into_body();
-    let mut pace = Pace::new(&state.config.limits);
-    let written = super::spool::spool(&mut body, &mut pace, &tmp, max, Some(&mut content)).await?;
-    let etag = super::spool::new_etag(&state.keys);
+    let (tmp, written) =
+        super::spool::receive(request, state, dir, max, Some(&mut content)).await?;
     place(dir, &tmp, path, exclusive).await?;
     state.metrics.stored(written);
-    let mut response = Response::new(empty());
-    let headers = response.headers_mut();
-    headers.insert(
-        ETAG,
-        HeaderValue::from_str(&format!("\"{etag}\"")).unwrap_or(HeaderValue::from_static("\"\"")),
-    );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
-    Ok(response)
+    Ok(super::spool::stored_response(&super::spool::new_etag(
+        &state.keys,
+    )))
 }
 
 /// Moves the complete `tmp` to `path`; with `exclusive`, only if no

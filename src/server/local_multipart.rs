@@ -35,10 +35,10 @@ use super::local_bucket::{is_key_conflict, object_key, object_path, place, verif
 use super::multipart_xml::{self, ListedPart, PartsPage};
 use super::s3_error::S3Error;
 use super::sniff::{self, PREFIX_LEN};
-use super::spool::{new_etag, spool};
+use super::spool::{new_etag, receive, stored_response};
 use super::state::{State, LOCAL_BUCKET};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use hyper::header::{CONTENT_TYPE, IF_NONE_MATCH};
 use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -254,18 +254,7 @@ async fn upload_part(
     number: u64,
 ) -> Result<Response<Body>, S3Error> {
     let max = MAX_PART_BYTES.min(state.config.policy.max_bytes);
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max) {
-        return Err(S3Error::EntityTooLarge);
-    }
-    let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
-    let mut body = request.into_body();
-    let mut pace = Pace::new(&state.config.limits);
-    spool(&mut body, &mut pace, &tmp, max, None).await?;
+    let (tmp, _) = receive(request, state, dir, max, None).await?;
     let etag = new_etag(&state.keys);
     {
         let _placing = PLACING.lock().unwrap_or_else(|p| p.into_inner());
@@ -287,14 +276,7 @@ async fn upload_part(
             }
         }
     }
-    let mut response = Response::new(empty());
-    let headers = response.headers_mut();
-    headers.insert(
-        ETAG,
-        HeaderValue::from_str(&format!("\"{etag}\"")).unwrap_or(HeaderValue::from_static("\"\"")),
-    );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
-    Ok(response)
+    Ok(stored_response(&etag))
 }
 
 fn list_parts(upload: &Upload, key: &str, params: &Params) -> Result<Response<Body>, S3Error> {

@@ -9,13 +9,19 @@
 //! batches wait for the disk, plus the one being filled.
 
 use super::body::{BodyError, Pace};
+use super::http::{empty, Body};
 use super::keys::KeyGenerator;
+use super::keys::TMP_DIR;
 use super::local_bucket::TempFile;
 use super::s3_error::S3Error;
 use super::sniff::PrefixCheck;
+use super::state::State;
 use bytes::Bytes;
 use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, ETAG};
+use hyper::{Request, Response};
 use std::io::{IoSlice, Write};
+use std::path::Path;
 
 /// Bytes gathered before they are handed to the writer.
 const BATCH_BYTES: usize = 512 * 1024;
@@ -31,6 +37,44 @@ pub fn new_etag(keys: &KeyGenerator) -> String {
     let mut etag = keys.uuid();
     etag.retain(|c| c != '-');
     etag
+}
+
+/// The body of a `PUT` (an object or a part) received whole into a new
+/// temporary file of the bucket at `dir`, with its length: refused at once
+/// when its `Content-Length` is over `max`, else as [`spool`] says.
+pub async fn receive(
+    request: Request<Incoming>,
+    state: &State,
+    dir: &Path,
+    max: u64,
+    content: Option<&mut PrefixCheck>,
+) -> Result<(TempFile, u64), S3Error> {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(S3Error::EntityTooLarge);
+    }
+    tokio::fs::create_dir_all(dir.join(TMP_DIR)).await?;
+    let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
+    let mut body = request.into_body();
+    let mut pace = Pace::new(&state.config.limits);
+    let written = spool(&mut body, &mut pace, &tmp, max, content).await?;
+    Ok((tmp, written))
+}
+
+/// The empty `200` of a stored object or part, with its ETag.
+pub fn stored_response(etag: &str) -> Response<Body> {
+    let mut response = Response::new(empty());
+    let headers = response.headers_mut();
+    headers.insert(
+        ETAG,
+        HeaderValue::from_str(&format!("\"{etag}\"")).unwrap_or(HeaderValue::from_static("\"\"")),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
+    response
 }
 
 enum Message {
