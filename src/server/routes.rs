@@ -62,20 +62,24 @@ async fn route(request: Request<Incoming>, state: &State, client: SocketAddr) ->
         "/healthz" if read_only => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
         "/api/config" if method == Method::GET => api::config(state),
         "/metrics" if read_only => super::metrics::scrape(state, request.headers(), client.ip()),
-        "/api/uploads" if method == Method::POST => {
-            api::create_upload(request, state, client.ip()).await
-        }
+        "/api/uploads" if method == Method::POST => api::create_upload(request, state, client.ip())
+            .await
+            .unwrap_or_else(ApiError::into_response),
         "/api/config" if method == Method::OPTIONS => {
             cors::preflight(state, request.headers(), "GET", cors::API)
         }
         "/api/uploads" if method == Method::OPTIONS => {
             cors::preflight(state, request.headers(), "POST", cors::API)
         }
+        // The rarer routes' futures are boxed: every request's future is
+        // as large as its largest branch, and hyper moves it (and keeps
+        // room for it per connection), so inline they would cost the
+        // presign route three copies of 4 KB per request.
         api_batch::PATH if method == Method::POST => {
-            api_batch::create_batch(request, state, client.ip()).await
+            Box::pin(api_batch::create_batch(request, state, client.ip())).await
         }
         _ if api_multipart::PATHS.contains(&path) && method == Method::POST => {
-            api_multipart::handle(request, state, client.ip()).await
+            Box::pin(api_multipart::handle(request, state, client.ip())).await
         }
         _ if path == api_batch::PATH || api_multipart::PATHS.contains(&path) => match *method {
             Method::OPTIONS => cors::preflight(state, request.headers(), "POST", cors::API),
@@ -91,7 +95,7 @@ async fn route(request: Request<Incoming>, state: &State, client: SocketAddr) ->
         ),
         _ if is_local_bucket(path, state) => {
             let dir = state.local_dir.clone().unwrap_or_default();
-            local_bucket::handle(request, state, &dir).await
+            Box::pin(local_bucket::handle(request, state, &dir)).await
         }
         _ => match state.assets.get(path, request.headers()) {
             Some(_) if !read_only => not_allowed("GET, HEAD"),
