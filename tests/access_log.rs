@@ -3,12 +3,14 @@
 //! JSON.
 #![cfg(feature = "server")]
 
+#[path = "common/binary.rs"]
+mod binary;
 #[path = "common/server.rs"]
 mod server;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, ChildStderr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -17,29 +19,14 @@ use std::time::{Duration, Instant};
 /// Starts `presign serve` on a free port with the local bucket and `vars`;
 /// stderr is a pipe the test reads, or not.
 fn start(vars: &[(&str, &str)]) -> (Child, SocketAddr) {
-    let dir = server::temp_dir("access-log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_presign"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("HOME", &dir)
-        .env("LOCAL_BUCKET_DIR", dir.join("data"))
-        .envs(vars.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
+    let binary::Served {
+        child,
+        addr,
+        mut stdout,
+        ..
+    } = binary::serve(binary::command(), "access-log", vars);
     // Kept open: the server prints "stopped" there at the end.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = banner
-        .trim()
-        .strip_prefix("presign: listening on http://")
-        .and_then(|a| a.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("unexpected banner: {banner}"))
-        .parse()
-        .unwrap();
     (child, addr)
 }
 
@@ -52,21 +39,9 @@ fn drain(stderr: ChildStderr) -> JoinHandle<String> {
     })
 }
 
-/// SIGTERM, then the exit status within 15 s.
+/// SIGTERM, then a successful exit within 15 s.
 fn stop(child: &mut Child) {
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let exit = binary::stop_with_sigterm(child, Duration::from_secs(15));
     assert!(exit.success(), "{exit:?}");
 }
 

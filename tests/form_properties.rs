@@ -4,36 +4,19 @@
 //! a well-formed form yields its fields and exactly its file's bytes.
 #![cfg(feature = "server")]
 
+#[path = "common/post_form.rs"]
+mod post_form;
+
+use post_form::{content_type, BOUNDARY};
 use presign::s3::{FormError, FormEvent, FormReader};
 use proptest::prelude::*;
 
-const BOUNDARY: &str = "xYzBoundary42";
-
-fn content_type() -> String {
-    format!("multipart/form-data; boundary={BOUNDARY}")
-}
-
-/// A form body: `fields`, then `file` as the part named `file`, then
-/// `trailer` after the closing delimiter (which does not count).
+/// A form body: a preamble (which does not count), `fields`, then `file`
+/// as the part named `file`, then `trailer` after the closing delimiter
+/// (which does not count either).
 fn form(fields: &[(String, String)], file: &[u8], trailer: &[u8]) -> Vec<u8> {
     let mut out = b"preamble\r\n".to_vec();
-    for (name, value) in fields {
-        out.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    out.extend_from_slice(
-        format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
-             Content-Type: image/png\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(file);
-    out.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    out.extend(post_form::body(fields, "a.png", "image/png", file));
     out.extend_from_slice(trailer);
     out
 }

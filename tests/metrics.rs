@@ -5,40 +5,19 @@
 
 #[path = "common/http.rs"]
 mod http;
+#[path = "common/requests.rs"]
+mod requests;
 #[path = "common/server.rs"]
 mod server;
 
 use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest};
 use presign::server::{Config, Vars};
 use presign::sigv4::{Credentials, Signer};
+use requests::{get, post_upload_form};
 use server::TestServer;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "metrics-token-0123456789abcdef-0123";
-
-fn get(s: &TestServer, path: &str, headers: &[(&str, &str)]) -> http::Response {
-    http::send(
-        &s.addr.to_string(),
-        "GET",
-        &format!("{}{path}", s.origin()),
-        headers,
-        b"",
-    )
-    .unwrap()
-}
-
-fn post(s: &TestServer, form: &str, headers: &[(&str, &str)]) -> http::Response {
-    let mut all = vec![("Content-Type", "application/x-www-form-urlencoded")];
-    all.extend_from_slice(headers);
-    http::send(
-        &s.addr.to_string(),
-        "POST",
-        &format!("{}/api/uploads", s.origin()),
-        &all,
-        form.as_bytes(),
-    )
-    .unwrap()
-}
 
 fn put(s: &TestServer, key_id: &str, key: &str, body: &[u8], tamper: bool) -> http::Response {
     let signer = Signer::new(Credentials::new(key_id, server::SECRET), "us-east-1", "s3");
@@ -59,14 +38,7 @@ fn put(s: &TestServer, key_id: &str, key: &str, body: &[u8], tamper: bool) -> ht
         let last = url.pop().unwrap();
         url.push(if last == '0' { '1' } else { '0' });
     }
-    http::send(
-        &s.addr.to_string(),
-        "PUT",
-        &url,
-        &[("Content-Type", "image/png")],
-        body,
-    )
-    .unwrap()
+    requests::send(s, "PUT", &url, &[("Content-Type", "image/png")], body)
 }
 
 /// The value of the sample `name` (with its labels) in `text`.
@@ -113,19 +85,22 @@ fn counters_match_a_known_sequence_of_requests() {
     let png = "filename=a.png&type=image%2Fpng&size=10";
     assert_eq!(get(&s, "/healthz", &[]).status, 200);
     assert_eq!(get(&s, "/healthz", &[]).status, 200);
-    assert_eq!(post(&s, png, &[]).status, 201);
-    assert_eq!(post(&s, &format!("{png}&method=post"), &[]).status, 201);
+    assert_eq!(post_upload_form(&s, png, &[]).status, 201);
     assert_eq!(
-        post(&s, "filename=a.svg&type=image%2Fsvg%2Bxml&size=10", &[]).status,
+        post_upload_form(&s, &format!("{png}&method=post"), &[]).status,
+        201
+    );
+    assert_eq!(
+        post_upload_form(&s, "filename=a.svg&type=image%2Fsvg%2Bxml&size=10", &[]).status,
         415
     );
     assert_eq!(
-        post(&s, "filename=a.png&type=image%2Fpng&size=999999999", &[]).status,
+        post_upload_form(&s, "filename=a.png&type=image%2Fpng&size=999999999", &[]).status,
         413
     );
-    assert_eq!(post(&s, png, &[]).status, 429);
+    assert_eq!(post_upload_form(&s, png, &[]).status, 429);
     assert_eq!(
-        post(&s, png, &[("Origin", "https://evil.example")]).status,
+        post_upload_form(&s, png, &[("Origin", "https://evil.example")]).status,
         403
     );
     // The local bucket: one object of 10 bytes stored, two signatures refused.
@@ -296,16 +271,14 @@ fn connections_over_the_per_address_cap_are_counted() {
 #[test]
 fn batches_and_multipart_steps_count_every_url_they_sign() {
     let s = TestServer::start(&[("METRICS_TOKEN", TOKEN), ("UPLOAD_MAX_BYTES", "104857600")]);
-    let addr = s.addr.to_string();
     let send = |path: &str, content_type: &str, body: &str| {
-        http::send(
-            &addr,
+        requests::request(
+            &s,
             "POST",
-            &format!("{}{path}", s.origin()),
+            path,
             &[("Content-Type", content_type)],
             body.as_bytes(),
         )
-        .unwrap()
     };
     // Three files, one refused: two PUT URLs and two view URLs.
     let batch = r#"{"files": [

@@ -8,6 +8,8 @@
 mod http;
 #[path = "common/post_form.rs"]
 mod post_form;
+#[path = "common/requests.rs"]
+mod requests;
 #[path = "common/server.rs"]
 mod server;
 
@@ -49,14 +51,13 @@ fn sign(s: &TestServer, at: OffsetDateTime, extra: &[(&str, &str)]) -> Presigned
 
 fn post(s: &TestServer, url: &str, fields: &[(String, String)], file: &[u8]) -> http::Response {
     let body = post_form::body(fields, "photo.png", "image/png", file);
-    http::send(
-        &s.addr.to_string(),
+    requests::send(
+        s,
         "POST",
         url,
         &[("Content-Type", &post_form::content_type())],
         &body,
     )
-    .unwrap()
 }
 
 fn assert_s3_error(r: &http::Response, status: u16, code: &str) {
@@ -168,14 +169,13 @@ fn each_broken_policy_is_refused_with_s3s_code_and_leaves_nothing() {
     );
     let without_key: Vec<_> = fields.iter().filter(|(n, _)| n != "key").cloned().collect();
     assert_s3_error(&post(&s, url, &without_key, FILE), 400, "InvalidArgument");
-    let r = http::send(
-        &s.addr.to_string(),
+    let r = requests::send(
+        &s,
         "POST",
         url,
-        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &[("Content-Type", requests::FORM_TYPE)],
         b"key=a",
-    )
-    .unwrap();
+    );
     assert_s3_error(&r, 400, "MalformedPOSTRequest");
     // POST to an object's URL is not an upload.
     let r = post(&s, &format!("{url}/uploads/x.png"), fields, FILE);
@@ -201,21 +201,8 @@ fn the_servers_own_size_limit_applies_to_forms_too() {
 fn a_connection_cut_inside_the_file_leaves_no_file() {
     let s = TestServer::start(&[]);
     let form = sign(&s, OffsetDateTime::now_utc(), &[]);
-    let body = post_form::body(&form.fields, "photo.png", "image/png", &[5u8; 90]);
-    let (authority, target) = http::url::target(&form.url);
-    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        post_form::content_type(),
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(&body[..body.len() - 60]).unwrap();
+    // 76 of the file's 90 bytes, then the connection is cut.
+    let (mut stream, _rest) = start_post(&s, &form, 90, 76);
     stream.shutdown(std::net::Shutdown::Write).unwrap();
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
@@ -232,27 +219,17 @@ fn a_connection_cut_inside_the_file_leaves_no_file() {
     s.stop().unwrap();
 }
 
-fn api_upload(s: &TestServer, body: &str) -> http::Response {
-    http::send(
-        &s.addr.to_string(),
-        "POST",
-        &format!("{}/api/uploads", s.origin()),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.as_bytes(),
-    )
-    .unwrap()
-}
-
 #[test]
 fn the_api_signs_a_post_form_for_exactly_the_declared_file() {
     let s = TestServer::start(&[]);
     let image: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
-    let r = api_upload(
+    let r = requests::post_upload_form(
         &s,
         &format!(
             "filename=a.png&type=image%2Fpng&size={}&method=post",
             image.len()
         ),
+        &[],
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
@@ -297,17 +274,14 @@ fn the_api_signs_a_post_form_for_exactly_the_declared_file() {
     let r = post(&s, url, &fields, &image);
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(http::xml_element(&r.body, "Key").as_deref(), Some(key));
-    let view = http::send(
-        &s.addr.to_string(),
-        "GET",
-        body["viewUrl"].as_str().unwrap(),
-        &[],
-        b"",
-    )
-    .unwrap();
+    let view = requests::send(&s, "GET", body["viewUrl"].as_str().unwrap(), &[], b"");
     assert_eq!((view.status, view.body), (200, image));
 
-    let r = api_upload(&s, "filename=a.png&type=image%2Fpng&size=5&method=patch");
+    let r = requests::post_upload_form(
+        &s,
+        "filename=a.png&type=image%2Fpng&size=5&method=patch",
+        &[],
+    );
     assert_eq!(r.status, 400, "{}", r.text());
     s.stop().unwrap();
 }
@@ -377,20 +351,6 @@ fn start_post(
     (stream, body[file_start + sent..].to_vec())
 }
 
-/// Everything the server sends until it closes; failing if it keeps the
-/// connection past `LIMIT`.
-fn read_all(stream: &mut std::net::TcpStream) -> String {
-    let mut answer = Vec::new();
-    if let Err(e) = stream.read_to_end(&mut answer) {
-        assert_ne!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock,
-            "the server kept the connection open"
-        );
-    }
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 /// Waits (bounded) until the upload's temporary file exists: the file
 /// part has started on the server's side.
 fn wait_for_temp_file(s: &TestServer) {
@@ -405,6 +365,22 @@ fn wait_for_temp_file(s: &TestServer) {
     }
 }
 
+/// Reads the answer on `stream` and asserts that it is S3's
+/// `RequestTimeout`, given less than `within_secs` after `started`, with
+/// no file (partial or temporary) left behind.
+fn assert_timed_out_leaving_nothing(
+    s: &TestServer,
+    stream: &mut std::net::TcpStream,
+    started: std::time::Instant,
+    within_secs: u64,
+) {
+    let answer = http::read_until_closed(stream);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("<Code>RequestTimeout</Code>"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(within_secs));
+    assert_eq!(s.files(), Vec::<String>::new(), "no partial file is left");
+}
+
 #[test]
 fn a_form_that_stalls_inside_the_file_is_cut_and_leaves_nothing() {
     let s = TestServer::start(&[("BODY_READ_TIMEOUT_SECONDS", "1")]);
@@ -412,11 +388,7 @@ fn a_form_that_stalls_inside_the_file_is_cut_and_leaves_nothing() {
     let started = std::time::Instant::now();
     let (mut stream, _rest) = start_post(&s, &form, 90, 20);
     wait_for_temp_file(&s);
-    let answer = read_all(&mut stream);
-    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
-    assert!(answer.contains("<Code>RequestTimeout</Code>"), "{answer}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(6));
-    assert_eq!(s.files(), Vec::<String>::new(), "no partial file is left");
+    assert_timed_out_leaving_nothing(&s, &mut stream, started, 6);
     s.stop().unwrap();
 }
 
@@ -437,11 +409,7 @@ fn a_form_that_trickles_is_cut_by_the_minimum_rate_and_leaves_nothing() {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let answer = read_all(&mut stream);
-    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
-    assert!(answer.contains("<Code>RequestTimeout</Code>"), "{answer}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    assert_eq!(s.files(), Vec::<String>::new(), "no partial file is left");
+    assert_timed_out_leaving_nothing(&s, &mut stream, started, 10);
     s.stop().unwrap();
 }
 

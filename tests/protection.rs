@@ -4,8 +4,12 @@
 //! names, keys that cannot be files. Every wait is bounded.
 #![cfg(feature = "server")]
 
+#[path = "common/binary.rs"]
+mod binary;
 #[path = "common/http.rs"]
 mod http;
+#[path = "common/requests.rs"]
+mod requests;
 #[path = "common/server.rs"]
 mod server;
 
@@ -26,20 +30,6 @@ fn connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-/// Everything the server sends until it closes (or `LIMIT` passes, which
-/// fails the test: the server kept the connection).
-fn read_all(stream: &mut TcpStream) -> String {
-    let mut buf = Vec::new();
-    if let Err(e) = stream.read_to_end(&mut buf) {
-        assert_ne!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock,
-            "the server kept the connection open"
-        );
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
 fn status(response: &str) -> u16 {
     response
         .split(' ')
@@ -48,17 +38,26 @@ fn status(response: &str) -> u16 {
         .unwrap_or_else(|| panic!("no status in {response:?}"))
 }
 
-fn post_form(s: &TestServer, extra: &[(&str, &str)]) -> http::Response {
-    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
-    headers.extend_from_slice(extra);
-    http::send(
-        &s.addr.to_string(),
-        "POST",
-        &format!("{}/api/uploads", s.origin()),
-        &headers,
-        FORM.as_bytes(),
+/// A CORS preflight of `method path` from `origin`, asking to send
+/// `request_headers`.
+fn cors_preflight(
+    s: &TestServer,
+    path: &str,
+    origin: &str,
+    method: &str,
+    request_headers: &str,
+) -> http::Response {
+    requests::request(
+        s,
+        "OPTIONS",
+        path,
+        &[
+            ("Origin", origin),
+            ("Access-Control-Request-Method", method),
+            ("Access-Control-Request-Headers", request_headers),
+        ],
+        b"",
     )
-    .unwrap()
 }
 
 fn presign(s: &TestServer, method: &str, key: &str, headers: &[(&str, &str)]) -> String {
@@ -88,14 +87,7 @@ fn put(s: &TestServer, key: &str, body: &[u8]) -> http::Response {
         key,
         &[("content-type", "image/png"), ("content-length", &length)],
     );
-    http::send(
-        &s.addr.to_string(),
-        "PUT",
-        &url,
-        &[("Content-Type", "image/png")],
-        body,
-    )
-    .unwrap()
+    requests::send(s, "PUT", &url, &[("Content-Type", "image/png")], body)
 }
 
 #[test]
@@ -110,7 +102,7 @@ fn an_api_body_that_never_comes_is_cut_after_the_body_timeout() {
     )
     .unwrap();
     let started = Instant::now();
-    let response = read_all(&mut stream);
+    let response = http::read_until_closed(&mut stream);
     assert_eq!(status(&response), 408, "{response}");
     assert!(response.contains("body_timeout"), "{response}");
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -143,7 +135,7 @@ fn a_body_at_one_byte_a_second_is_cut_by_the_minimum_rate() {
             break;
         }
     }
-    let response = read_all(&mut stream);
+    let response = http::read_until_closed(&mut stream);
     assert_eq!(status(&response), 400, "{response}");
     assert!(
         response.contains("<Code>RequestTimeout</Code>"),
@@ -194,7 +186,7 @@ fn a_head_larger_than_the_buffer_is_refused() {
             break;
         }
     }
-    let response = read_all(&mut stream);
+    let response = http::read_until_closed(&mut stream);
     assert_eq!(status(&response), 431, "{response}");
 }
 
@@ -205,7 +197,7 @@ fn one_address_cannot_take_every_connection() {
     // Let the server accept them before the next one arrives.
     std::thread::sleep(Duration::from_millis(300));
     let mut over = connect(s.addr);
-    let response = read_all(&mut over);
+    let response = http::read_until_closed(&mut over);
     assert_eq!(status(&response), 503, "{response}");
     assert!(response.contains("too_many_connections"), "{response}");
     // Another address is still served while this one is at its cap.
@@ -228,18 +220,11 @@ fn one_address_cannot_take_every_connection() {
         s.addr
     )
     .unwrap();
-    assert_eq!(status(&read_all(&mut other)), 200);
+    assert_eq!(status(&http::read_until_closed(&mut other)), 200);
     // Closed connections give their slots back.
     drop(idle);
     std::thread::sleep(Duration::from_millis(300));
-    let r = http::send(
-        &s.addr.to_string(),
-        "GET",
-        &format!("{}/healthz", s.origin()),
-        &[],
-        b"",
-    );
-    assert_eq!(r.unwrap().status, 200);
+    assert_eq!(requests::get(&s, "/healthz", &[]).status, 200);
 }
 
 #[test]
@@ -247,19 +232,27 @@ fn wrong_tokens_are_limited_and_the_scheme_is_case_insensitive() {
     let token = "0123456789abcdef0123456789abcdef";
     let s = TestServer::start(&[("API_TOKEN", token), ("RATE_LIMIT_PER_MINUTE", "0")]);
     for scheme in ["bearer", "BEARER", "Bearer"] {
-        let r = post_form(&s, &[("Authorization", &format!("{scheme} {token}"))]);
+        let r = requests::post_upload_form(
+            &s,
+            FORM,
+            &[("Authorization", &format!("{scheme} {token}"))],
+        );
         assert_eq!(r.status, 201, "{scheme}: {}", r.text());
     }
     let shorter = &token[..31];
     for _ in 0..10 {
-        let r = post_form(&s, &[("Authorization", &format!("Bearer {shorter}"))]);
+        let r = requests::post_upload_form(
+            &s,
+            FORM,
+            &[("Authorization", &format!("Bearer {shorter}"))],
+        );
         assert_eq!(r.status, 401, "{}", r.text());
     }
-    let r = post_form(&s, &[("Authorization", "Bearer guess")]);
+    let r = requests::post_upload_form(&s, FORM, &[("Authorization", "Bearer guess")]);
     assert_eq!(r.status, 429, "{}", r.text());
     assert!(r.header("retry-after").is_some());
     // While limited, even the right token waits: guessing cannot go on.
-    let r = post_form(&s, &[("Authorization", &format!("Bearer {token}"))]);
+    let r = requests::post_upload_form(&s, FORM, &[("Authorization", &format!("Bearer {token}"))]);
     assert_eq!(r.status, 429, "{}", r.text());
 }
 
@@ -267,21 +260,8 @@ fn wrong_tokens_are_limited_and_the_scheme_is_case_insensitive() {
 fn listed_origins_get_cors_headers_and_a_preflight_answer() {
     let app = "http://app.example:8080";
     let s = TestServer::start(&[("ALLOWED_ORIGINS", app)]);
-    let addr = s.addr.to_string();
-    let uploads = format!("{}/api/uploads", s.origin());
     let preflight = |origin: &str, method: &str| {
-        http::send(
-            &addr,
-            "OPTIONS",
-            &uploads,
-            &[
-                ("Origin", origin),
-                ("Access-Control-Request-Method", method),
-                ("Access-Control-Request-Headers", "authorization"),
-            ],
-            b"",
-        )
-        .unwrap()
+        cors_preflight(&s, "/api/uploads", origin, method, "authorization")
     };
     let r = preflight(app, "POST");
     assert_eq!(r.status, 204, "{}", r.text());
@@ -298,15 +278,15 @@ fn listed_origins_get_cors_headers_and_a_preflight_answer() {
     let r = preflight(app, "DELETE");
     assert_eq!(r.status, 403);
     assert_eq!(r.header("access-control-allow-methods"), None);
-    let r = post_form(&s, &[("Origin", app)]);
+    let r = requests::post_upload_form(&s, FORM, &[("Origin", app)]);
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.header("access-control-allow-origin"), Some(app));
     assert_eq!(r.header("vary"), Some("origin"));
-    let r = post_form(&s, &[("Origin", "https://evil.example")]);
+    let r = requests::post_upload_form(&s, FORM, &[("Origin", "https://evil.example")]);
     assert_eq!(r.status, 403);
     assert_eq!(r.header("access-control-allow-origin"), None);
     let own = s.origin();
-    let r = post_form(&s, &[("Origin", own.as_str())]);
+    let r = requests::post_upload_form(&s, FORM, &[("Origin", own.as_str())]);
     assert_eq!(r.status, 201);
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert_eq!(r.header("vary"), Some("origin"));
@@ -316,24 +296,9 @@ fn listed_origins_get_cors_headers_and_a_preflight_answer() {
 fn listed_origins_may_upload_to_the_local_bucket_from_a_browser() {
     let app = "http://app.example:8080";
     let s = TestServer::start(&[("ALLOWED_ORIGINS", app)]);
-    let addr = s.addr.to_string();
-    let object = format!("{}/s3/local/uploads/x.png", s.origin());
+    let object = "/s3/local/uploads/x.png";
     let preflight = |origin: &str, method: &str| {
-        http::send(
-            &addr,
-            "OPTIONS",
-            &object,
-            &[
-                ("Origin", origin),
-                ("Access-Control-Request-Method", method),
-                (
-                    "Access-Control-Request-Headers",
-                    "content-type,if-none-match",
-                ),
-            ],
-            b"",
-        )
-        .unwrap()
+        cors_preflight(&s, object, origin, method, "content-type,if-none-match")
     };
     let r = preflight(app, "PUT");
     assert_eq!(r.status, 204, "{}", r.text());
@@ -356,18 +321,11 @@ fn listed_origins_may_upload_to_the_local_bucket_from_a_browser() {
     let r = preflight(app, "PATCH");
     assert_eq!(r.status, 403);
     // The bucket's own answers carry the origin and expose the ETag.
-    let r = http::send(&addr, "GET", &object, &[("Origin", app)], b"").unwrap();
+    let r = requests::get(&s, object, &[("Origin", app)]);
     assert_eq!(r.status, 400, "unsigned: {}", r.text());
     assert_eq!(r.header("access-control-allow-origin"), Some(app));
     assert_eq!(r.header("access-control-expose-headers"), Some("etag"));
-    let r = http::send(
-        &addr,
-        "GET",
-        &object,
-        &[("Origin", "https://evil.example")],
-        b"",
-    )
-    .unwrap();
+    let r = requests::get(&s, object, &[("Origin", "https://evil.example")]);
     assert_eq!(r.header("access-control-allow-origin"), None);
 }
 
@@ -424,7 +382,7 @@ fn a_malformed_chunked_api_body_is_400() {
         s.addr
     )
     .unwrap();
-    let response = read_all(&mut stream);
+    let response = http::read_until_closed(&mut stream);
     assert_eq!(status(&response), 400, "{response}");
     assert!(response.contains("malformed"), "{response}");
 }
@@ -451,14 +409,13 @@ fn keys_that_cannot_be_files_are_refused_with_4xx() {
             ("if-none-match", "*"),
         ],
     );
-    let r = http::send(
-        &s.addr.to_string(),
+    let r = requests::send(
+        &s,
         "PUT",
         &url,
         &[("Content-Type", "image/png"), ("If-None-Match", "*")],
         b"five",
-    )
-    .unwrap();
+    );
     assert_eq!(r.status, 409, "{}", r.text());
     let long = format!("x/{}", "y".repeat(300));
     let r = put(&s, &long, b"five");
@@ -472,44 +429,14 @@ fn temporary_files_of_a_killed_run_are_swept_at_start() {
     let s = TestServer::start(&[]);
     let dir = s.dir.clone();
     // Wait for the server to have prepared its directory.
-    assert_eq!(
-        http::send(
-            &s.addr.to_string(),
-            "GET",
-            &format!("{}/healthz", s.origin()),
-            &[],
-            b""
-        )
-        .unwrap()
-        .status,
-        200
-    );
+    assert_eq!(requests::get(&s, "/healthz", &[]).status, 200);
     s.stop().unwrap();
     let leftover = dir.join(".presign-tmp").join("half-an-upload");
     std::fs::write(&leftover, b"partial").unwrap();
     let dir_text = dir.display().to_string();
     let s = TestServer::start(&[("LOCAL_BUCKET_DIR", &dir_text)]);
-    assert_eq!(
-        http::send(
-            &s.addr.to_string(),
-            "GET",
-            &format!("{}/healthz", s.origin()),
-            &[],
-            b""
-        )
-        .unwrap()
-        .status,
-        200
-    );
+    assert_eq!(requests::get(&s, "/healthz", &[]).status, 200);
     assert!(!leftover.exists(), "the leftover temp file is gone");
-}
-
-fn binary() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_presign"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    command
 }
 
 #[test]
@@ -518,7 +445,7 @@ fn a_local_bucket_dir_that_cannot_work_stops_the_start_naming_it() {
     let file = home.join("a-file");
     std::fs::write(&file, b"").unwrap();
     for dir in [file.clone(), file.join("below")] {
-        let out = binary()
+        let out = binary::command()
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("HOME", &home)
             .env("LOCAL_BUCKET_DIR", &dir)
@@ -535,7 +462,7 @@ fn a_local_bucket_dir_that_cannot_work_stops_the_start_naming_it() {
 
 #[test]
 fn explain_never_prints_the_query_of_a_bad_url() {
-    let out = binary()
+    let out = binary::command()
         .args([
             "explain",
             "https://b.s3.amazonaws.com/k?X-Amz-Security-Token=secret-token&a=1",

@@ -12,14 +12,16 @@
 //! S3's (S3's own error body carries the same token).
 #![cfg(feature = "server")]
 
+#[path = "common/binary.rs"]
+mod binary;
 #[path = "common/http.rs"]
 mod http;
 #[path = "common/server.rs"]
 mod server;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Read;
+use std::process::Command;
+use std::time::Duration;
 
 const SECRET_KEY: &str = "wJalrXUtnFEMI-secret-key-for-the-secrets-test";
 const SESSION_TOKEN: &str = "FwoGZXIvYXdzEJr-session-token-for-the-secrets-test";
@@ -27,54 +29,20 @@ const API_TOKEN: &str = "api-token-for-the-secrets-test-0123456789";
 const METRICS_TOKEN: &str = "metrics-token-for-the-secrets-test-0123456789";
 const LOCAL_SECRET: &str = "local-bucket-secret-for-the-secrets-test";
 
+/// The binary, without even the EC2 metadata service to ask for credentials.
 fn presign() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_presign"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let mut command = binary::command();
+    command.env("AWS_EC2_METADATA_DISABLED", "true");
     command
 }
 
-/// A running server binary and what it printed before listening.
-struct Running {
-    child: Child,
-    addr: String,
-    banner: String,
-    stdout: BufReader<std::process::ChildStdout>,
+/// The server binary with the local bucket and `envs`, listening.
+fn start(envs: &[(&str, &str)]) -> binary::Served {
+    binary::serve(presign(), "secrets", envs)
 }
 
-fn start(envs: &[(&str, &str)]) -> Running {
-    let dir = server::temp_dir("secrets");
-    let mut command = presign();
-    command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("HOME", &dir)
-        .env("LOCAL_BUCKET_DIR", dir.join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, value) in envs {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    let addr = banner
-        .trim()
-        .strip_prefix("presign: listening on http://")
-        .and_then(|a| a.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("{banner}"))
-        .to_owned();
-    Running {
-        child,
-        addr,
-        banner,
-        stdout,
-    }
-}
-
-impl Running {
+/// What these tests do with a running server binary.
+impl binary::Served {
     fn send(
         &self,
         method: &str,
@@ -82,22 +50,14 @@ impl Running {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> http::Response {
-        http::send_raw(&self.addr, method, &self.addr, target, headers, body).unwrap()
+        let addr = self.addr.to_string();
+        http::send_raw(&addr, method, &addr, target, headers, body).unwrap()
     }
 
     /// Stops it with SIGTERM (which writes the access log out) and
     /// returns everything it printed.
     fn stop(mut self) -> String {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        binary::stop_with_sigterm(&mut self.child, Duration::from_secs(10));
         let mut printed = self.banner;
         self.stdout.read_to_string(&mut printed).unwrap();
         self.child
@@ -280,7 +240,11 @@ fn the_local_bucket_prints_no_secret_nor_the_right_signature() {
         "u",
     )
     .unwrap();
-    let target = url.split_once(&server.addr).unwrap().1.to_owned();
+    let target = url
+        .split_once(&server.addr.to_string())
+        .unwrap()
+        .1
+        .to_owned();
     // The signature changed in its last digit: S3 answers with what it
     // computed (canonical request, string to sign), never the signature
     // that would have matched.
@@ -338,25 +302,21 @@ fn the_command_line_prints_no_secret_where_it_should_not() {
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     };
-    let (code, url, stderr) = run(&[
-        "url",
-        "--bucket",
-        "b",
-        "--key",
-        "k.png",
-        "--region",
-        "us-east-1",
-    ]);
+    // `presign url` and `presign post` for the same object.
+    let sign = |subcommand: &str| {
+        run(&[
+            subcommand,
+            "--bucket",
+            "b",
+            "--key",
+            "k.png",
+            "--region",
+            "us-east-1",
+        ])
+    };
+    let (code, url, stderr) = sign("url");
     assert_eq!(code, Some(0), "{stderr}");
-    let (_, form, post_stderr) = run(&[
-        "post",
-        "--bucket",
-        "b",
-        "--key",
-        "k.png",
-        "--region",
-        "us-east-1",
-    ]);
+    let (_, form, post_stderr) = sign("post");
     let mut issued = signatures(&url);
     issued.extend(signatures(&form));
     assert_eq!(issued.len(), 2, "{url}{form}");

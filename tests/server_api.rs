@@ -4,35 +4,14 @@
 
 #[path = "common/http.rs"]
 mod http;
+#[path = "common/requests.rs"]
+mod requests;
 #[path = "common/server.rs"]
 mod server;
 
+use requests::{get, post_upload_form};
 use serde_json::Value;
 use server::TestServer;
-
-fn post_form(s: &TestServer, body: &str, extra: &[(&str, &str)]) -> http::Response {
-    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
-    headers.extend_from_slice(extra);
-    http::send(
-        &s.addr.to_string(),
-        "POST",
-        &format!("{}/api/uploads", s.origin()),
-        &headers,
-        body.as_bytes(),
-    )
-    .unwrap()
-}
-
-fn get(s: &TestServer, path: &str, headers: &[(&str, &str)]) -> http::Response {
-    http::send(
-        &s.addr.to_string(),
-        "GET",
-        &format!("{}{path}", s.origin()),
-        headers,
-        b"",
-    )
-    .unwrap()
-}
 
 fn json(r: &http::Response) -> Value {
     serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
@@ -94,7 +73,7 @@ fn config_announces_resizing_and_heic_when_configured() {
         serde_json::json!(["image/jpeg", "image/heic", "image/heif"])
     );
     // A HEIC upload gets a .heic key.
-    let r = post_form(&s, "filename=IMG_0001.HEIC&type=image%2Fheic&size=10", &[]);
+    let r = post_upload_form(&s, "filename=IMG_0001.HEIC&type=image%2Fheic&size=10", &[]);
     assert_eq!(r.status, 201, "{}", r.text());
     assert!(json(&r)["key"].as_str().unwrap().ends_with(".heic"));
 }
@@ -104,7 +83,7 @@ fn upload_then_read_back_through_view_url() {
     let s = TestServer::start(&[]);
     let image: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     let size = image.len().to_string();
-    let r = post_form(
+    let r = post_upload_form(
         &s,
         &format!("filename=holiday+photo.png&type=image%2Fpng&size={size}"),
         &[("Origin", &s.origin())],
@@ -132,26 +111,18 @@ fn upload_then_read_back_through_view_url() {
         url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match")
     );
 
-    let put = http::send(
-        &s.addr.to_string(),
+    let put = requests::send(
+        &s,
         "PUT",
         url,
         &[("Content-Type", "image/png"), ("If-None-Match", "*")],
         &image,
-    )
-    .unwrap();
+    );
     assert_eq!(put.status, 200, "{}", put.text());
     assert!(put.header("etag").is_some());
     assert_eq!(std::fs::read(s.dir.join(key)).unwrap(), image);
 
-    let view = http::send(
-        &s.addr.to_string(),
-        "GET",
-        body["viewUrl"].as_str().unwrap(),
-        &[],
-        b"",
-    )
-    .unwrap();
+    let view = requests::send(&s, "GET", body["viewUrl"].as_str().unwrap(), &[], b"");
     assert_eq!(view.status, 200, "{}", view.text());
     assert_eq!(view.body, image);
     assert_eq!(view.header("content-type"), Some("image/png"));
@@ -176,17 +147,16 @@ fn malformed_and_missing_fields_are_400() {
         ("filename=a&filename=b&type=image%2Fpng&size=1", "filename"),
         ("filename=%FF&type=image%2Fpng&size=1", "UTF-8"),
     ] {
-        let message = assert_error(&post_form(&s, form, &[]), 400, "bad_request");
+        let message = assert_error(&post_upload_form(&s, form, &[]), 400, "bad_request");
         assert!(message.contains(needle), "{form}: {message}");
     }
-    let r = http::send(
-        &s.addr.to_string(),
+    let r = requests::request(
+        &s,
         "POST",
-        &format!("{}/api/uploads", s.origin()),
+        "/api/uploads",
         &[("Content-Type", "application/json")],
         b"{}",
-    )
-    .unwrap();
+    );
     assert_error(&r, 415, "unsupported_body");
 }
 
@@ -194,28 +164,28 @@ fn malformed_and_missing_fields_are_400() {
 fn policy_refusals_have_their_own_status() {
     let s = TestServer::start(&[("UPLOAD_MAX_BYTES", "1000")]);
     let message = assert_error(
-        &post_form(&s, "filename=x.svg&type=image%2Fsvg%2Bxml&size=10", &[]),
+        &post_upload_form(&s, "filename=x.svg&type=image%2Fsvg%2Bxml&size=10", &[]),
         415,
         "type_not_allowed",
     );
     assert!(message.contains("image/svg+xml"), "{message}");
     assert_error(
-        &post_form(&s, "filename=x.html&type=text%2Fhtml&size=10", &[]),
+        &post_upload_form(&s, "filename=x.html&type=text%2Fhtml&size=10", &[]),
         415,
         "type_not_allowed",
     );
     let message = assert_error(
-        &post_form(&s, "filename=x.png&type=image%2Fpng&size=1001", &[]),
+        &post_upload_form(&s, "filename=x.png&type=image%2Fpng&size=1001", &[]),
         413,
         "too_large",
     );
     assert!(message.contains("1000"), "{message}");
     assert_eq!(
-        post_form(&s, "filename=x.png&type=IMAGE%2FPNG&size=1000", &[]).status,
+        post_upload_form(&s, "filename=x.png&type=IMAGE%2FPNG&size=1000", &[]).status,
         201
     );
     let huge = format!("filename={}&type=image%2Fpng&size=1", "a".repeat(5000));
-    assert_error(&post_form(&s, &huge, &[]), 413, "form_too_large");
+    assert_error(&post_upload_form(&s, &huge, &[]), 413, "form_too_large");
 }
 
 #[test]
@@ -224,17 +194,10 @@ fn wrong_method_and_unknown_path() {
     let r = get(&s, "/api/uploads", &[]);
     assert_error(&r, 405, "method_not_allowed");
     assert_eq!(r.header("allow"), Some("POST"));
-    let r = post_form(&s, "", &[]);
+    let r = post_upload_form(&s, "", &[]);
     assert_ne!(r.status, 405);
     assert_error(&get(&s, "/nope", &[]), 404, "not_found");
-    let r = http::send(
-        &s.addr.to_string(),
-        "DELETE",
-        &format!("{}/api/config", s.origin()),
-        &[],
-        b"",
-    )
-    .unwrap();
+    let r = requests::request(&s, "DELETE", "/api/config", &[], b"");
     assert_error(&r, 405, "method_not_allowed");
 }
 
@@ -243,20 +206,23 @@ fn cross_site_requests_are_refused() {
     let s = TestServer::start(&[("ALLOWED_ORIGINS", "https://app.example")]);
     let form = "filename=a.png&type=image%2Fpng&size=10";
     assert_error(
-        &post_form(&s, form, &[("Origin", "https://evil.example")]),
+        &post_upload_form(&s, form, &[("Origin", "https://evil.example")]),
         403,
         "origin_not_allowed",
     );
     assert_error(
-        &post_form(&s, form, &[("Origin", "null")]),
+        &post_upload_form(&s, form, &[("Origin", "null")]),
         403,
         "origin_not_allowed",
     );
     assert_eq!(
-        post_form(&s, form, &[("Origin", "https://app.example")]).status,
+        post_upload_form(&s, form, &[("Origin", "https://app.example")]).status,
         201
     );
-    assert_eq!(post_form(&s, form, &[("Origin", &s.origin())]).status, 201);
+    assert_eq!(
+        post_upload_form(&s, form, &[("Origin", &s.origin())]).status,
+        201
+    );
 }
 
 #[test]
@@ -264,16 +230,16 @@ fn api_token_is_required_when_configured() {
     let token = "t0ken-0123456789abcdef0123456789abcdef";
     let s = TestServer::start(&[("API_TOKEN", token)]);
     let form = "filename=a.png&type=image%2Fpng&size=10";
-    let r = post_form(&s, form, &[]);
+    let r = post_upload_form(&s, form, &[]);
     assert_error(&r, 401, "unauthorized");
     assert_eq!(r.header("www-authenticate"), Some("Bearer"));
     assert_error(
-        &post_form(&s, form, &[("Authorization", "Bearer wrong")]),
+        &post_upload_form(&s, form, &[("Authorization", "Bearer wrong")]),
         401,
         "unauthorized",
     );
     assert_eq!(
-        post_form(&s, form, &[("Authorization", &format!("Bearer {token}"))]).status,
+        post_upload_form(&s, form, &[("Authorization", &format!("Bearer {token}"))]).status,
         201
     );
 }
@@ -282,9 +248,11 @@ fn api_token_is_required_when_configured() {
 fn a_burst_over_the_rate_limit_gets_429_with_retry_after() {
     let s = TestServer::start(&[("RATE_LIMIT_PER_MINUTE", "5")]);
     let form = "filename=a.png&type=image%2Fpng&size=10";
-    let statuses: Vec<u16> = (0..8).map(|_| post_form(&s, form, &[]).status).collect();
+    let statuses: Vec<u16> = (0..8)
+        .map(|_| post_upload_form(&s, form, &[]).status)
+        .collect();
     assert_eq!(statuses, [201, 201, 201, 201, 201, 429, 429, 429]);
-    let r = post_form(&s, form, &[]);
+    let r = post_upload_form(&s, form, &[]);
     assert_error(&r, 429, "rate_limited");
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=12).contains(&retry), "{retry}");
@@ -374,7 +342,7 @@ fn the_csp_names_a_real_buckets_origin() {
         csp.contains("connect-src 'self' https://photos.s3.eu-west-1.amazonaws.com"),
         "{csp}"
     );
-    let r = post_form(&s, "filename=a.png&type=image%2Fpng&size=10", &[]);
+    let r = post_upload_form(&s, "filename=a.png&type=image%2Fpng&size=10", &[]);
     let url = json(&r)["url"].as_str().unwrap().to_owned();
     assert!(
         url.starts_with("https://photos.s3.eu-west-1.amazonaws.com/uploads/"),
@@ -412,7 +380,7 @@ fn a_client_that_never_finishes_its_headers_is_cut_off() {
 fn shutdown_lets_an_in_flight_upload_finish() {
     use std::io::{Read, Write};
     let s = TestServer::start(&[]);
-    let r = post_form(&s, "filename=a.png&type=image%2Fpng&size=8", &[]);
+    let r = post_upload_form(&s, "filename=a.png&type=image%2Fpng&size=8", &[]);
     let body = json(&r);
     let mut stream = http::start_put(s.addr, body["url"].as_str().unwrap(), 8);
     stream.write_all(b"half").unwrap();

@@ -184,6 +184,21 @@ fn dechunk(mut rest: &[u8]) -> io::Result<Vec<u8>> {
     }
 }
 
+/// Everything the server sends on `stream` until it closes. Fails the test
+/// if the stream's read timeout passes first: the server kept the
+/// connection open.
+pub fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut answer) {
+        assert_ne!(
+            e.kind(),
+            io::ErrorKind::WouldBlock,
+            "the server kept the connection open"
+        );
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Connects to `addr` and sends the head of a PNG upload to the presigned
 /// `url` (signed with `If-None-Match: *`) declaring `length` bytes; the test
 /// then writes as much of the body as it wants, or cuts the connection.
