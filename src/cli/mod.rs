@@ -15,7 +15,7 @@ mod serve;
 mod url;
 
 use args::CliError;
-use presign::s3::{AddressingStyle, Bucket, Endpoint};
+use presign::s3::{AddressingStyle, Bucket, Endpoint, InvalidRegion};
 use presign::server::credentials::refresh::{Current, Expiring};
 use presign::server::credentials::{self, Fetched};
 use presign::server::Vars;
@@ -131,13 +131,15 @@ fn credentials(profile: Option<&str>) -> Result<Fetched, CliError> {
 
 /// The bucket, expiry and signing time that `--bucket`, `--region`,
 /// `--endpoint`, `--path-style`, `--expires` (else `default_expires`) and
-/// `--time` (else now) describe.
+/// `--time` (else now) describe, each checked by the rule the library and
+/// the server's configuration use, before any credentials are fetched.
 fn target(
     args: &args::Args,
     bucket_name: &str,
     region: &str,
     default_expires: u32,
 ) -> Result<(Bucket, u32, time::OffsetDateTime), CliError> {
+    InvalidRegion::check(region).map_err(|e| CliError(format!("--region {e}")))?;
     let endpoint = match args.get("endpoint") {
         Some(url) => Endpoint::parse(url).map_err(|e| CliError(format!("--endpoint: {e}")))?,
         None => Endpoint::aws(region),
