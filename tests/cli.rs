@@ -387,6 +387,7 @@ fn post_bad_arguments_name_the_argument_and_exit_2() {
         (post(&["--field", "X-Amz-Date=x"]), "--field X-Amz-Date"),
         (post(&["--field", "a=1", "--field", "A=2"]), "--field A"),
         (post(&["--expires", "0"]), "--expires"),
+        (post(&["--expires", "604801"]), "--expires"),
         (post(&["--region", "eu_west_1"]), "--region"),
         (post(&["--time", "20261301T000000Z"]), "--time"),
         (post(&["--endpoint", "ftp://s3.local"]), "--endpoint"),
@@ -455,6 +456,41 @@ fn regions_are_refused_by_the_servers_rule() {
                     || stdout(&out).contains(&format!("/{good}/s3/aws4_request")),
                 "{args:?}: {}",
                 stdout(&out)
+            );
+        }
+    }
+}
+
+/// `--expires` is refused outside the library's range with its own
+/// words, naming the value.
+#[test]
+fn expiries_are_refused_by_the_librarys_rule() {
+    for (raw, says) in [
+        (
+            "0",
+            "--expires: expiry of 0 seconds is outside 1..=604800: presigned URLs live at most 7 days",
+        ),
+        (
+            "604801",
+            "--expires: expiry of 604801 seconds is outside 1..=604800: presigned URLs live at most 7 days",
+        ),
+        (
+            "-1",
+            "--expires -1: expected a whole number of seconds from 1 to 604800",
+        ),
+        (
+            "99999999999",
+            "--expires 99999999999: expected a whole number of seconds from 1 to 604800",
+        ),
+    ] {
+        for command in ["url", "post"] {
+            let args = [command, "--bucket", "b", "--key", "k", "--expires", raw];
+            let out = presign(&args, &[]);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            assert!(
+                stderr(&out).starts_with(&format!("presign: {says}")),
+                "{args:?}: {}",
+                stderr(&out)
             );
         }
     }

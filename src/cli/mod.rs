@@ -19,7 +19,7 @@ use presign::s3::{AddressingStyle, Bucket, Endpoint, InvalidRegion};
 use presign::server::credentials::refresh::{Current, Expiring};
 use presign::server::credentials::{self, Fetched};
 use presign::server::Vars;
-use presign::sigv4::{AmzDate, Signer, MAX_EXPIRES};
+use presign::sigv4::{AmzDate, InvalidExpiry, Signer, MAX_EXPIRES};
 use std::process::ExitCode;
 
 /// Help text.
@@ -153,15 +153,15 @@ fn target(
         .map_err(|e| CliError(format!("--bucket: {e}")))?;
     let expires = match args.get("expires") {
         None => default_expires,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|e| (1..=MAX_EXPIRES).contains(e))
-            .ok_or_else(|| {
+        Some(raw) => {
+            let expires = raw.parse::<u32>().map_err(|_| {
                 CliError(format!(
                     "--expires {raw}: expected a whole number of seconds from 1 to {MAX_EXPIRES}"
                 ))
-            })?,
+            })?;
+            InvalidExpiry::check(expires).map_err(|e| CliError(format!("--expires: {e}")))?;
+            expires
+        }
     };
     let time = match args.get("time") {
         Some(raw) => parse_time("--time", raw)?,
