@@ -228,6 +228,7 @@ fn bad_arguments_are_one_line_naming_the_argument_and_exit_2() {
         (url(&["--expires", "soon"]), "--expires"),
         (url(&["--time", "2013-05-24"]), "--time"),
         (url(&["--method", "PATCH"]), "--method"),
+        (url(&["--region", "Bad Region"]), "--region"),
         (url(&["--endpoint", "s3.local"]), "--endpoint"),
         (vec!["url", "--bucket", "b/c", "--key", "k"], "--bucket"),
         (url(&["--header", "nocolon"]), "--header"),
@@ -386,6 +387,11 @@ fn post_bad_arguments_name_the_argument_and_exit_2() {
         (post(&["--field", "X-Amz-Date=x"]), "--field X-Amz-Date"),
         (post(&["--field", "a=1", "--field", "A=2"]), "--field A"),
         (post(&["--expires", "0"]), "--expires"),
+        (post(&["--expires", "604801"]), "--expires"),
+        (post(&["--region", "eu_west_1"]), "--region"),
+        (post(&["--time", "20261301T000000Z"]), "--time"),
+        (post(&["--endpoint", "ftp://s3.local"]), "--endpoint"),
+        (vec!["post", "--bucket", "b c", "--key", "k"], "--bucket"),
         (vec!["post", "--key", "k"], "--bucket"),
     ] {
         let out = presign(&args, &post_env());
@@ -393,5 +399,99 @@ fn post_bad_arguments_name_the_argument_and_exit_2() {
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// A region the server's configuration refuses at start is refused by
+/// `url` and `post` too, with the same rule and the value in the message,
+/// before any credentials are looked for; one it accepts is signed for.
+#[test]
+fn regions_are_refused_by_the_servers_rule() {
+    use presign::server::{Config, Vars};
+    let server_says = |region: &str| {
+        let env = [("HOME", "/nonexistent"), ("AWS_REGION", region)]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        Config::load(&Vars::new(env, None), None).map_err(|e| e.to_string())
+    };
+    for bad in [
+        "Bad Region",
+        "EU-WEST-1",
+        "eu_west_1",
+        "x.evil.example#",
+        "eu-west-1\"",
+        "a/b",
+    ] {
+        let rule = server_says(bad).expect_err(bad);
+        let rule = rule.strip_prefix("AWS_REGION=").expect(&rule);
+        assert!(
+            rule.starts_with(&format!("{bad:?} is not a region name: lower-case letters")),
+            "{rule}"
+        );
+        for command in ["url", "post"] {
+            let args = [command, "--bucket", "b", "--key", "k", "--region", bad];
+            // No credentials in the environment: the region goes first.
+            let out = presign(&args, &[]);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            assert_eq!(
+                stderr(&out),
+                format!("presign: --region {rule}\n"),
+                "{args:?}"
+            );
+            assert!(out.stdout.is_empty(), "{args:?}");
+        }
+    }
+    // The server reads an empty AWS_REGION as unset; an empty --region is
+    // refused by the same rule.
+    let out = presign(&["url", "--bucket", "b", "--key", "k", "--region="], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("presign: --region \"\" is not a region name"));
+    for good in ["eu-west-1", "us-gov-west-1"] {
+        assert!(server_says(good).is_ok(), "{good}");
+        for command in ["url", "post"] {
+            let args = [command, "--bucket", "b", "--key", "k", "--region", good];
+            let out = presign(&args, &post_env());
+            assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+            assert!(
+                stdout(&out).contains(&format!("%2F{good}%2Fs3%2Faws4_request"))
+                    || stdout(&out).contains(&format!("/{good}/s3/aws4_request")),
+                "{args:?}: {}",
+                stdout(&out)
+            );
+        }
+    }
+}
+
+/// `--expires` is refused outside the library's range with its own
+/// words, naming the value.
+#[test]
+fn expiries_are_refused_by_the_librarys_rule() {
+    for (raw, says) in [
+        (
+            "0",
+            "--expires: expiry of 0 seconds is outside 1..=604800: presigned URLs live at most 7 days",
+        ),
+        (
+            "604801",
+            "--expires: expiry of 604801 seconds is outside 1..=604800: presigned URLs live at most 7 days",
+        ),
+        (
+            "-1",
+            "--expires -1: expected a whole number of seconds from 1 to 604800",
+        ),
+        (
+            "99999999999",
+            "--expires 99999999999: expected a whole number of seconds from 1 to 604800",
+        ),
+    ] {
+        for command in ["url", "post"] {
+            let args = [command, "--bucket", "b", "--key", "k", "--expires", raw];
+            let out = presign(&args, &[]);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            assert!(
+                stderr(&out).starts_with(&format!("presign: {says}")),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+        }
     }
 }

@@ -15,11 +15,11 @@ mod serve;
 mod url;
 
 use args::CliError;
-use presign::s3::{AddressingStyle, Bucket, Endpoint};
+use presign::s3::{AddressingStyle, Bucket, Endpoint, InvalidRegion};
 use presign::server::credentials::refresh::{Current, Expiring};
 use presign::server::credentials::{self, Fetched};
 use presign::server::Vars;
-use presign::sigv4::{AmzDate, Signer, MAX_EXPIRES};
+use presign::sigv4::{AmzDate, InvalidExpiry, Signer, MAX_EXPIRES};
 use std::process::ExitCode;
 
 /// Help text.
@@ -131,13 +131,15 @@ fn credentials(profile: Option<&str>) -> Result<Fetched, CliError> {
 
 /// The bucket, expiry and signing time that `--bucket`, `--region`,
 /// `--endpoint`, `--path-style`, `--expires` (else `default_expires`) and
-/// `--time` (else now) describe.
+/// `--time` (else now) describe, each checked by the rule the library and
+/// the server's configuration use, before any credentials are fetched.
 fn target(
     args: &args::Args,
     bucket_name: &str,
     region: &str,
     default_expires: u32,
 ) -> Result<(Bucket, u32, time::OffsetDateTime), CliError> {
+    InvalidRegion::check(region).map_err(|e| CliError(format!("--region {e}")))?;
     let endpoint = match args.get("endpoint") {
         Some(url) => Endpoint::parse(url).map_err(|e| CliError(format!("--endpoint: {e}")))?,
         None => Endpoint::aws(region),
@@ -151,15 +153,15 @@ fn target(
         .map_err(|e| CliError(format!("--bucket: {e}")))?;
     let expires = match args.get("expires") {
         None => default_expires,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|e| (1..=MAX_EXPIRES).contains(e))
-            .ok_or_else(|| {
+        Some(raw) => {
+            let expires = raw.parse::<u32>().map_err(|_| {
                 CliError(format!(
                     "--expires {raw}: expected a whole number of seconds from 1 to {MAX_EXPIRES}"
                 ))
-            })?,
+            })?;
+            InvalidExpiry::check(expires).map_err(|e| CliError(format!("--expires: {e}")))?;
+            expires
+        }
     };
     let time = match args.get("time") {
         Some(raw) => parse_time("--time", raw)?,

@@ -2,9 +2,7 @@
 
 use super::args::{header, Args, CliError};
 use super::{signer, target};
-use presign::s3::{ObjectRequest, PresignError};
-
-const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "DELETE", "POST"];
+use presign::s3::{ObjectRequest, PresignError, METHODS};
 
 /// Signs the request the arguments describe and returns the URL; with
 /// `--verbose`, the canonical request and string to sign go to stderr.

@@ -5,6 +5,7 @@
 //!   [`Bucket::presign`] for any object request.
 //! * [`Bucket::presign_post`]: a browser POST upload form (`post`), and
 //!   [`FormReader`], the streaming reader of such forms (`post_form`).
+//! * [`InvalidRegion::check`]: the rule for region names (`region`).
 //!
 //! ```
 //! use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest};
@@ -28,6 +29,7 @@ mod bucket;
 mod endpoint;
 mod post;
 mod post_form;
+mod region;
 
 pub use bucket::{
     AddressingStyle, Bucket, InvalidBucketName, ObjectRequest, PresignError, PresignedRequest,
@@ -36,3 +38,4 @@ pub use bucket::{
 pub use endpoint::{Endpoint, InvalidEndpoint};
 pub use post::{PostRequest, PresignedPost, FILENAME_PLACEHOLDER};
 pub use post_form::{FormError, FormEvent, FormReader, MAX_FIELDS_BYTES};
+pub use region::InvalidRegion;

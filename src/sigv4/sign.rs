@@ -130,8 +130,9 @@ impl InvalidExpiry {
         self.0
     }
 
-    /// Refuses an expiry outside `1..=MAX_EXPIRES`.
-    pub(crate) fn check(expires: u32) -> Result<(), InvalidExpiry> {
+    /// Refuses an expiry outside `1..=MAX_EXPIRES`: the one rule for
+    /// presigning, the server's configuration and the command line.
+    pub fn check(expires: u32) -> Result<(), InvalidExpiry> {
         match expires {
             1..=MAX_EXPIRES => Ok(()),
             _ => Err(InvalidExpiry(expires.into())),
@@ -143,7 +144,7 @@ impl std::fmt::Display for InvalidExpiry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "expiry of {} seconds is outside 1..={MAX_EXPIRES} (seven days)",
+            "expiry of {} seconds is outside 1..={MAX_EXPIRES}: presigned URLs live at most 7 days",
             self.0
         )
     }

@@ -17,7 +17,7 @@ pub use policy::{is_media_type, UploadPolicy};
 pub use resize::Resize;
 
 use super::credentials::{Profile, Source};
-use crate::s3::{AddressingStyle, Bucket, Endpoint};
+use crate::s3::{AddressingStyle, Bucket, Endpoint, InvalidRegion};
 use crate::sigv4::Credentials;
 use std::collections::HashMap;
 use std::fmt;
@@ -265,19 +265,7 @@ impl Config {
             .or_else(|| profiles.get("region"))
             .unwrap_or("us-east-1")
             .to_owned();
-        // The region names a host (s3.<region>.amazonaws.com) and goes
-        // into JSON: nothing else than a region name may get through.
-        let is_region_name = |r: &str| {
-            !r.is_empty()
-                && r.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        };
-        if !is_region_name(&region) {
-            return Err(error(format!(
-                "AWS_REGION={region:?} is not a region name: lower-case letters, digits and '-' \
-                 only (e.g. eu-west-1)"
-            )));
-        }
+        InvalidRegion::check(&region).map_err(|e| error(format!("AWS_REGION={e}")))?;
         // Checked even without a bucket: a typo should not wait for the day
         // a bucket is configured.
         let force_path_style = match vars.get("S3_FORCE_PATH_STYLE") {

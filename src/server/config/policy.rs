@@ -2,7 +2,7 @@
 
 use super::multipart::MAX_OBJECT_BYTES;
 use super::{error, ConfigError, Vars};
-use crate::sigv4::MAX_EXPIRES;
+use crate::sigv4::InvalidExpiry;
 
 /// Types a browser would run or render as a document if an uploaded file
 /// were opened: never allowed by default, and loudly flagged when allowed.
@@ -81,11 +81,7 @@ impl UploadPolicy {
         }
         let expires = |name, default| -> Result<u32, ConfigError> {
             let value: u32 = vars.parse(name, default, "a whole number of seconds")?;
-            if !(1..=MAX_EXPIRES).contains(&value) {
-                return Err(error(format!(
-                    "{name}={value} is outside 1..={MAX_EXPIRES}: presigned URLs live at most 7 days"
-                )));
-            }
+            InvalidExpiry::check(value).map_err(|e| error(format!("{name}: {e}")))?;
             Ok(value)
         };
         let key_prefix = vars

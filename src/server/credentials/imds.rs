@@ -10,7 +10,7 @@ use super::client::{self, Failure};
 use super::document::Document;
 use super::profile::Profile;
 use super::{Error, Fetched};
-use crate::s3::Endpoint;
+use crate::s3::{Endpoint, InvalidRegion};
 use crate::server::config::Vars;
 use hyper::{Method, StatusCode};
 use std::fmt;
@@ -104,13 +104,7 @@ impl Imds {
         let mut session = Session::start(self).await?;
         let answer = session.get("/latest/meta-data/placement/region").await?;
         let region = session.ok(answer)?.trim().to_owned();
-        let valid = !region.is_empty()
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid {
-            return Err(self.fail("placement/region is not a region name".into()));
-        }
+        InvalidRegion::check(&region).map_err(|e| self.fail(format!("placement/region {e}")))?;
         Ok(region)
     }
 
