@@ -17,6 +17,7 @@ use super::s3_error::S3Error;
 use super::sniff::PrefixCheck;
 use super::state::{State, LOCAL_BUCKET, LOCAL_PREFIX};
 use crate::sigv4::{verify_presigned, Received, VerifyOptions, UNSIGNED_PAYLOAD};
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH};
 use hyper::{Method, Request, Response};
@@ -132,7 +133,7 @@ async fn put(
             .unwrap_or(""),
     );
     let (tmp, written) =
-        super::spool::receive(request, state, dir, max, Some(&mut content)).await?;
+        super::spool::receive(request, state, dir, max, Bytes::new(), Some(&mut content)).await?;
     place(dir, &tmp, path, exclusive).await?;
     state.metrics.stored(written);
     Ok(super::spool::stored_response(&super::spool::new_etag(

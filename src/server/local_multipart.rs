@@ -13,14 +13,24 @@
 //! An upload is a directory `<bucket>/.presign-tmp/multipart/<ID>/` (no
 //! key can name it; the id is the key's hash) holding `upload` (its key,
 //! creation time and signed `Content-Type`) and one
-//! file per part, `<N>.<ETag>`. A part is streamed to a temporary file and
-//! renamed into place whole, so a cut part leaves nothing and a part sent
-//! again replaces the old one. Complete copies the parts into one
+//! file per part, `<N>`, its ETag inside (`multipart_part`). A part is
+//! streamed to a temporary file and renamed into place whole, so a cut
+//! part leaves nothing and a part sent again replaces the old one in the
+//! same step: storing a part costs the same whatever the number of parts,
+//! and takes no lock. Complete copies the parts into one
 //! temporary file (in the kernel, without passing the bytes through this
 //! process) and places it like a `PUT`, atomically, `If-None-Match: *`
 //! included; then the directory goes. Abort removes it. Uploads nobody
 //! completes or aborts are removed once no URL for them can work any more
 //! ([`spawn_sweeper`]).
+//!
+//! Parts that versions before this layout left (`<N>.<ETag>`, found on a
+//! restart) are not parts to it: ListParts leaves them out, complete
+//! answers `InvalidPart` for them, and abort or the sweep removes them
+//! with their upload.
+//!
+//! File work runs on blocking threads (`tokio::fs`, `spawn_blocking`),
+//! never on the runtime's.
 //!
 //! S3's limits hold: part numbers 1 to 10,000, parts up to 5 GiB, every
 //! part but the last at least 5 MiB (`EntityTooSmall` at complete), the
@@ -32,6 +42,7 @@ use super::config::multipart::{MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
 use super::http::{empty, respond, Body};
 use super::keys::TMP_DIR;
 use super::local_bucket::{is_key_conflict, object_key, object_path, place, verify, TempFile};
+use super::multipart_part::{self as part, StoredPart};
 use super::multipart_xml::{self, ListedPart, PartsPage};
 use super::s3_error::S3Error;
 use super::sniff::{self, PREFIX_LEN};
@@ -41,9 +52,7 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, IF_NONE_MATCH};
 use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 /// Where uploads live, under [`TMP_DIR`].
@@ -57,11 +66,6 @@ const MAX_COMPLETE_BYTES: usize = 2 * 1024 * 1024;
 const MAX_LIST_PARTS: usize = 1000;
 /// How often abandoned uploads are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
-
-/// Placing a part (rename, then removing the part it replaces) is one
-/// step for every upload of this process: two uploads of the same part
-/// number must not remove each other's file.
-static PLACING: Mutex<()> = Mutex::new(());
 
 /// Whether a query string is one of the multipart calls (it names
 /// `uploads` or `uploadId`).
@@ -130,7 +134,7 @@ pub async fn handle(
         };
     }
     let id = params.upload_id.as_deref().unwrap_or("");
-    let upload = Upload::open(dir, id, &key)?;
+    let upload = Upload::open(dir, id, &key).await?;
     match method {
         Method::PUT => {
             let number = params
@@ -143,10 +147,10 @@ pub async fn handle(
                 ))?;
             upload_part(request, state, dir, &upload, number).await
         }
-        Method::GET => list_parts(&upload, &key, &params),
+        Method::GET => list_parts(&upload, &key, &params).await,
         Method::POST => complete(request, state, dir, &path, &upload, &key, resource).await,
         Method::DELETE => {
-            upload.remove()?;
+            upload.remove().await?;
             let mut response = Response::new(empty());
             *response.status_mut() = StatusCode::NO_CONTENT;
             Ok(response)
@@ -179,13 +183,15 @@ struct Upload {
 impl Upload {
     /// The upload `id` of `key`, or `NoSuchUpload`: unknown, finished,
     /// aborted, for another key, or not an id this bucket makes.
-    fn open(bucket: &Path, id: &str, key: &str) -> Result<Upload, S3Error> {
+    async fn open(bucket: &Path, id: &str, key: &str) -> Result<Upload, S3Error> {
         let well_formed = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
         if !well_formed {
             return Err(S3Error::NoSuchUpload);
         }
         let dir = bucket.join(TMP_DIR).join(UPLOADS_DIR).join(id);
-        let record = std::fs::read_to_string(dir.join(UPLOAD_FILE)).unwrap_or_default();
+        let record = tokio::fs::read_to_string(dir.join(UPLOAD_FILE))
+            .await
+            .unwrap_or_default();
         let mut lines = record.split('\n');
         if lines.next() != Some(key) {
             return Err(S3Error::NoSuchUpload);
@@ -194,31 +200,8 @@ impl Upload {
         Ok(Upload { dir, content_type })
     }
 
-    /// The stored parts by number: ETag, file, size, time.
-    fn parts(&self) -> Result<BTreeMap<u64, (String, PathBuf, std::fs::Metadata)>, S3Error> {
-        let mut parts = BTreeMap::new();
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(S3Error::NoSuchUpload)
-            }
-            Err(e) => return Err(e.into()),
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some((number, etag)) = name.to_str().and_then(|n| n.split_once('.')) else {
-                continue;
-            };
-            let (Ok(number), Ok(meta)) = (number.parse::<u64>(), entry.metadata()) else {
-                continue;
-            };
-            parts.insert(number, (etag.to_owned(), entry.path(), meta));
-        }
-        Ok(parts)
-    }
-
-    fn remove(&self) -> Result<(), S3Error> {
-        match std::fs::remove_dir_all(&self.dir) {
+    async fn remove(&self) -> Result<(), S3Error> {
+        match tokio::fs::remove_dir_all(&self.dir).await {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(S3Error::NoSuchUpload),
             done => Ok(done?),
         }
@@ -231,7 +214,7 @@ async fn create(dir: &Path, key: &str, content_type: &str) -> Result<Response<Bo
     tokio::fs::create_dir_all(&upload).await?;
     // A create sent again (the same presigned URL) answers the upload it
     // made: one API answer can not open many uploads of the declared size.
-    if Upload::open(dir, &id, key).is_err() {
+    if Upload::open(dir, &id, key).await.is_err() {
         let created = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
@@ -254,32 +237,31 @@ async fn upload_part(
     number: u64,
 ) -> Result<Response<Body>, S3Error> {
     let max = MAX_PART_BYTES.min(state.config.policy.max_bytes);
-    let (tmp, _) = receive(request, state, dir, max, None).await?;
     let etag = new_etag(&state.keys);
-    {
-        let _placing = PLACING.lock().unwrap_or_else(|p| p.into_inner());
-        let name = format!("{number}.{etag}");
-        match std::fs::rename(&tmp.path, upload.dir.join(&name)) {
-            // Aborted or completed meanwhile.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(S3Error::NoSuchUpload)
-            }
-            placed => placed?,
-        }
-        // The part this one replaces, if any.
-        let prefix = format!("{number}.");
-        for entry in std::fs::read_dir(&upload.dir)?.flatten() {
-            let other = entry.file_name();
-            let other = other.to_string_lossy();
-            if other.starts_with(&prefix) && other != name {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+    let (tmp, _) = receive(request, state, dir, max, part::header(&etag), None).await?;
+    // Over the part it replaces, if any, in one step.
+    match tokio::fs::rename(&tmp.path, part::path(&upload.dir, number)).await {
+        Ok(()) => Ok(stored_response(&etag)),
+        // Aborted or completed meanwhile.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(S3Error::NoSuchUpload),
+        Err(e) => Err(e.into()),
     }
-    Ok(stored_response(&etag))
 }
 
-fn list_parts(upload: &Upload, key: &str, params: &Params) -> Result<Response<Body>, S3Error> {
+/// Runs blocking file work on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, S3Error> + Send + 'static,
+) -> Result<T, S3Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| S3Error::Internal(std::io::Error::other(e)))?
+}
+
+async fn list_parts(
+    upload: &Upload,
+    key: &str,
+    params: &Params,
+) -> Result<Response<Body>, S3Error> {
     let number = |text: &Option<String>, default: u64| match text.as_deref() {
         None | Some("") => Ok(default),
         Some(n) => n.parse::<u64>().map_err(|_| {
@@ -289,18 +271,8 @@ fn list_parts(upload: &Upload, key: &str, params: &Params) -> Result<Response<Bo
     let max_parts =
         number(&params.max_parts, MAX_LIST_PARTS as u64)?.min(MAX_LIST_PARTS as u64) as usize;
     let marker = number(&params.marker, 0)?;
-    let all = upload.parts()?;
-    let mut after = all.range(marker + 1..);
-    let parts: Vec<ListedPart> = after
-        .by_ref()
-        .take(max_parts)
-        .map(|(number, (etag, _, meta))| ListedPart {
-            number: *number,
-            etag: etag.clone(),
-            size: meta.len(),
-            last_modified: last_modified(meta),
-        })
-        .collect();
+    let dir = upload.dir.clone();
+    let (parts, truncated) = blocking(move || page(&dir, marker, max_parts)).await?;
     let id = upload
         .dir
         .file_name()
@@ -312,7 +284,7 @@ fn list_parts(upload: &Upload, key: &str, params: &Params) -> Result<Response<Bo
         upload_id: &id,
         marker,
         max_parts,
-        truncated: after.next().is_some(),
+        truncated,
         parts: &parts,
     };
     Ok(respond(
@@ -322,13 +294,34 @@ fn list_parts(upload: &Upload, key: &str, params: &Params) -> Result<Response<Bo
     ))
 }
 
+/// Up to `max` parts of the upload directory `upload` after part
+/// `marker`, and whether more follow. Only the parts listed are opened.
+fn page(upload: &Path, marker: u64, max: usize) -> Result<(Vec<ListedPart>, bool), S3Error> {
+    let numbers = match part::numbers(upload) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(S3Error::NoSuchUpload),
+        listed => listed?,
+    };
+    let mut parts = Vec::with_capacity(max.min(numbers.len()));
+    for number in numbers.into_iter().filter(|n| *n > marker) {
+        if parts.len() == max {
+            return Ok((parts, true));
+        }
+        // `None`: gone since the directory was read (aborted, completed).
+        if let Some(stored) = StoredPart::open(upload, number)? {
+            parts.push(ListedPart {
+                number,
+                etag: stored.etag,
+                size: stored.size,
+                last_modified: last_modified(stored.modified),
+            });
+        }
+    }
+    Ok((parts, false))
+}
+
 /// `2026-12-02T21:00:00.000Z`, as S3 writes times in XML.
-fn last_modified(meta: &std::fs::Metadata) -> String {
-    let at = meta
-        .modified()
-        .map(time::OffsetDateTime::from)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    let mut text = super::api::rfc3339(at);
+fn last_modified(at: SystemTime) -> String {
+    let mut text = super::api::rfc3339(time::OffsetDateTime::from(at));
     text.insert_str(text.len() - 1, ".000");
     text
 }
@@ -362,33 +355,30 @@ async fn complete(
     if listed.windows(2).any(|w| w[0].0 >= w[1].0) {
         return Err(S3Error::InvalidPartOrder);
     }
-    let stored = upload.parts()?;
-    let mut files = Vec::with_capacity(listed.len());
-    let mut total = 0u64;
     let mut digest = Sha256::new();
-    for (i, (number, etag)) in listed.iter().enumerate() {
-        let Some((stored_etag, file, meta)) = stored.get(number) else {
-            return Err(S3Error::InvalidPart);
-        };
-        if stored_etag != etag {
-            return Err(S3Error::InvalidPart);
-        }
-        if i + 1 < listed.len() && meta.len() < MIN_PART_BYTES {
-            return Err(S3Error::EntityTooSmall);
-        }
-        total += meta.len();
+    for (_, etag) in &listed {
         digest.update(hex::decode(etag).unwrap_or_default());
-        files.push(file.clone());
     }
+    let etag = format!("{}-{}", hex::encode(&digest.finalize()[..16]), listed.len());
+    // Every part opened here: one replaced, aborted or swept later is
+    // still the one checked (an open file outlives its name).
+    let upload_dir = upload.dir.clone();
+    let (sources, head) = blocking(move || {
+        let mut sources = open_listed(&upload_dir, &listed)?;
+        // The object's first bytes are the first part's.
+        let head = match sources.first_mut() {
+            Some(first) => first.first_bytes(PREFIX_LEN)?,
+            None => Vec::new(),
+        };
+        Ok((sources, head))
+    })
+    .await?;
+    let total: u64 = sources.iter().map(|s| s.size).sum();
     if total > state.config.policy.max_bytes {
         return Err(S3Error::EntityTooLarge);
     }
-    // The object's first bytes are the first part's: checked against the
-    // type signed at create, as a PUT's are.
-    if let Some(first) = files.first() {
-        let head = first_bytes(first)?;
-        sniff::check(&upload.content_type, &head).map_err(S3Error::ContentMismatch)?;
-    }
+    // Checked against the type signed at create, as a PUT's are.
+    sniff::check(&upload.content_type, &head).map_err(S3Error::ContentMismatch)?;
     // Checked before the copy, and again when the object is placed.
     if is_key_conflict(dir, path) {
         return Err(S3Error::KeyConflict);
@@ -396,29 +386,18 @@ async fn complete(
     if exclusive && tokio::fs::try_exists(path).await.unwrap_or(false) {
         return Err(S3Error::PreconditionFailed);
     }
-    // Every part opened and the target made here, before the copy goes to
-    // a blocking thread: a part replaced, aborted or swept meanwhile is
-    // `InvalidPart` (an open file outlives its name), and should this
-    // request be dropped, `tmp` removes a target that exists already
-    // rather than one the copy would make after it.
-    let mut sources = Vec::with_capacity(files.len());
-    for file in &files {
-        match std::fs::File::open(file) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(S3Error::InvalidPart),
-            opened => sources.push(opened?),
-        }
-    }
+    // The target made here, before the copy goes to a blocking thread:
+    // should this request be dropped, `tmp` removes a target that exists
+    // already rather than one the copy would make after it.
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
     let out = std::fs::File::create(&tmp.path)?;
-    tokio::task::spawn_blocking(move || concatenate(sources, out))
-        .await
-        .map_err(|e| S3Error::Internal(std::io::Error::other(e)))??;
+    let files = sources.into_iter().map(|part| part.file).collect();
+    blocking(move || Ok(concatenate(files, out)?)).await?;
     place(dir, &tmp, path, exclusive).await?;
     state.metrics.stored(total);
     // The object is in place: the parts are no longer needed, whatever
     // happens to their removal.
-    let _ = upload.remove();
-    let etag = format!("{}-{}", hex::encode(&digest.finalize()[..16]), listed.len());
+    let _ = upload.remove().await;
     Ok(respond(
         StatusCode::OK,
         "application/xml",
@@ -426,18 +405,31 @@ async fn complete(
     ))
 }
 
-/// The first [`PREFIX_LEN`] bytes of `file` (fewer if it is shorter).
-fn first_bytes(file: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(PREFIX_LEN);
-    std::fs::File::open(file)?
-        .take(PREFIX_LEN as u64)
-        .read_to_end(&mut head)?;
-    Ok(head)
+/// The parts `listed` (number, ETag) names in the upload directory
+/// `upload`, opened, checked as S3 checks them: each stored with that
+/// ETag (else `InvalidPart`), each but the last at least
+/// [`MIN_PART_BYTES`] long (else `EntityTooSmall`).
+fn open_listed(upload: &Path, listed: &[(u64, String)]) -> Result<Vec<StoredPart>, S3Error> {
+    let mut parts = Vec::with_capacity(listed.len());
+    for (i, (number, etag)) in listed.iter().enumerate() {
+        let Some(stored) = StoredPart::open(upload, *number)? else {
+            return Err(S3Error::InvalidPart);
+        };
+        if stored.etag != *etag {
+            return Err(S3Error::InvalidPart);
+        }
+        if i + 1 < listed.len() && stored.size < MIN_PART_BYTES {
+            return Err(S3Error::EntityTooSmall);
+        }
+        parts.push(stored);
+    }
+    Ok(parts)
 }
 
-/// Copies `parts` one after the other into `out`, and syncs it. `std::io::copy` between files copies in the kernel
-/// (`copy_file_range`), so memory stays flat whatever the size.
+/// Copies `parts` (each read from its current position) one after the
+/// other into `out`, and syncs it. `std::io::copy` between files copies
+/// in the kernel (`copy_file_range`), so memory stays flat whatever the
+/// size.
 fn concatenate(parts: Vec<std::fs::File>, mut out: std::fs::File) -> std::io::Result<()> {
     for mut part in parts {
         std::io::copy(&mut part, &mut out)?;

@@ -15,7 +15,7 @@
 //! | `api_batch` | `POST /api/uploads/batch`: presigned PUTs for up to 100 files in one request |
 //! | `api_multipart`, `ticket` | `POST /api/multipart[/parts,/list,/complete,/abort]`: presigned multipart calls, kept to what an HMAC upload ticket allows |
 //! | `local_bucket` | the built-in bucket at `/s3/local/…`: presigned `PUT`/`GET`/`HEAD` verified with [`crate::sigv4`], files placed atomically |
-//! | `local_multipart`, `multipart_xml` | the local bucket's multipart calls: parts in temporary files, completed by one atomic rename, abandoned uploads swept; their XML |
+//! | `local_multipart`, `multipart_part`, `multipart_xml` | the local bucket's multipart calls: parts in temporary files (one per number, its ETag inside, replaced by one rename), completed by one atomic rename, abandoned uploads swept; their XML |
 //! | `spool` | a `PUT` or part body into a temporary file, hashed, disk writes overlapping network reads |
 //! | `post_upload` | browser POST uploads into it, streamed and checked against their policy |
 //! | `sniff` | what an object's first bytes are, and whether they contradict its signed type (the local bucket refuses that) |
@@ -65,6 +65,7 @@ mod keys;
 mod local_bucket;
 mod local_multipart;
 mod metrics;
+mod multipart_part;
 mod multipart_xml;
 mod post_upload;
 mod rate_limit;

@@ -40,13 +40,15 @@ pub fn new_etag(keys: &KeyGenerator) -> String {
 }
 
 /// The body of a `PUT` (an object or a part) received whole into a new
-/// temporary file of the bucket at `dir`, with its length: refused at once
-/// when its `Content-Length` is over `max`, else as [`spool`] says.
+/// temporary file of the bucket at `dir`, after `header`, with its length:
+/// refused at once when its `Content-Length` is over `max`, else as
+/// [`spool`] says.
 pub async fn receive(
     request: Request<Incoming>,
     state: &State,
     dir: &Path,
     max: u64,
+    header: Bytes,
     content: Option<&mut PrefixCheck>,
 ) -> Result<(TempFile, u64), S3Error> {
     let declared = request
@@ -61,7 +63,7 @@ pub async fn receive(
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
     let mut body = request.into_body();
     let mut pace = Pace::new(&state.config.limits);
-    let written = spool(&mut body, &mut pace, &tmp, max, content).await?;
+    let written = spool(&mut body, &mut pace, &tmp, max, header, content).await?;
     Ok((tmp, written))
 }
 
@@ -83,15 +85,18 @@ enum Message {
     End,
 }
 
-/// Writes `body` into `tmp` (created here), syncs it and returns its length. More than `max`
-/// bytes stops it with `EntityTooLarge`; a cut or broken body with
-/// `IncompleteBody`, a slow one with `RequestTimeout`; first bytes that
-/// `content` finds to be another type than signed with `ContentMismatch`.
+/// Writes `header` then `body` into `tmp` (created here), syncs it and
+/// returns the body's length. `max` and `content` look at the body only
+/// (the header is ours, not the client's): more than `max` bytes stops it
+/// with `EntityTooLarge`; a cut or broken body with `IncompleteBody`, a
+/// slow one with `RequestTimeout`; first bytes that `content` finds to be
+/// another type than signed with `ContentMismatch`.
 pub async fn spool(
     body: &mut Incoming,
     pace: &mut Pace,
     tmp: &TempFile,
     max: u64,
+    header: Bytes,
     mut content: Option<&mut PrefixCheck>,
 ) -> Result<u64, S3Error> {
     // Created here, not in the writer: once this future is dropped (the
@@ -102,8 +107,8 @@ pub async fn spool(
     let writer = tokio::task::spawn_blocking(move || write(file, rx));
     let read = async {
         let mut received = 0u64;
-        let mut batch = Vec::new();
-        let mut batched = 0;
+        let mut batched = header.len();
+        let mut batch = vec![header];
         loop {
             let frame = match pace.next(body).await {
                 Ok(Some(frame)) => frame,
