@@ -134,35 +134,22 @@ pub(crate) fn write_string(out: &mut String, value: &str) {
 }
 
 /// Whether `bytes` holds a control character, `"`, `\\` or 0xE2 (which
-/// starts U+2028 and U+2029). Eight bytes at a time: a presign answer
-/// scans about 1 KB of URLs, and the byte-wise test was 3% of the
-/// server's CPU time per request (benches/load.sh under `perf`).
+/// starts U+2028 and U+2029). A presign answer scans about 1 KB of URLs
+/// per request: 32 bytes at a time, each block folded without an early
+/// exit so the compiler turns it into vector compares: 23 ns for a
+/// 400-byte URL, against 90 ns eight bytes at a time with bit tricks
+/// (both versions in one release-built scratch program, alternating).
 fn may_need_escaping(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    /// High bit set in some byte iff one of `x`'s bytes is zero.
-    fn has_zero(x: u64) -> bool {
-        x.wrapping_sub(ONES) & !x & HIGHS != 0
-    }
-    /// Whether one of `x`'s bytes is below `n` (n ≤ 0x80).
-    fn has_below(x: u64, n: u8) -> bool {
-        x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0
-    }
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let x = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
-        if has_below(x, 0x20)
-            || has_zero(x ^ (ONES * u64::from(b'"')))
-            || has_zero(x ^ (ONES * u64::from(b'\\')))
-            || has_zero(x ^ (ONES * 0xE2))
-        {
+    let flag = |b: u8| {
+        u8::from(b < 0x20) | u8::from(b == b'"') | u8::from(b == b'\\') | u8::from(b == 0xE2)
+    };
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        if block.iter().fold(0, |seen, &b| seen | flag(b)) != 0 {
             return true;
         }
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || matches!(b, b'"' | b'\\' | 0xE2))
+    blocks.remainder().iter().fold(0, |seen, &b| seen | flag(b)) != 0
 }
 
 struct Parser<'a> {
