@@ -106,9 +106,19 @@ fn answer(signer: &Signer, bucket: &Bucket) -> String {
     let view = bucket
         .presign(signer, &ObjectRequest::new("GET", &key), now, 900)
         .expect("presign GET");
+    let t = upload.expires_at;
+    let expires_at = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
     // Keys, URLs and these headers need no JSON escaping.
     format!(
-        r#"{{"key":"{key}","method":"PUT","url":"{}","headers":{{"content-type":"image/jpeg","if-none-match":"*"}},"expiresAt":"{}","viewUrl":"{}"}}"#,
-        upload.url, upload.expires_at, view.url
+        r#"{{"key":"{key}","method":"PUT","url":"{}","headers":{{"content-type":"image/jpeg","if-none-match":"*"}},"expiresAt":"{expires_at}","viewUrl":"{}"}}"#,
+        upload.url, view.url
     )
 }

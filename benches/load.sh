@@ -25,11 +25,18 @@
 # round, and the server's CPU time per request (user + system of all its
 # threads, from /proc/PID/stat), which wrk sharing the cores disturbs far
 # less than requests/s; of which user time, the server's own code (system
-# time is mostly the loopback network, and grows with every wake-up of wrk). Then one run at 256 connections each, each server's
-# peak RSS (VmHWM), and the access log checked against the requests served.
+# time is mostly the loopback network, and grows with every wake-up of
+# wrk). Then one run at 256 connections each, each server's peak RSS
+# (VmHWM), and the access log checked against the requests served.
+#
+# PIN=1 (the default on two or more cores) gives the servers CPU 0 and wrk
+# CPU 1 (taskset), as a server has its core to itself in production and
+# its clients elsewhere: otherwise a slower server leaves wrk idle, and
+# waking it again costs the server more kernel time per request. The
+# 2-threads server is not pinned: it is there to use both cores.
 #
 #   benches/load.sh                      # 3 rounds of 5 s
-#   ROUNDS=5 DURATION=10s benches/load.sh
+#   ROUNDS=5 DURATION=10s PIN=0 benches/load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +44,9 @@ DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-1}
 PORT=${PORT:-3917}
+PIN=${PIN:-$(( $(nproc) >= 2 ))}
+SERVER_CPU=() CLIENT_CPU=()
+if ((PIN)); then SERVER_CPU=(taskset -c 0) CLIENT_CPU=(taskset -c 1); fi
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet --bin presign --example bare_hyper --example bare_presign
 BIN=target/release/presign
@@ -58,7 +68,9 @@ trap cleanup EXIT
 start() { # name port command...
   local name=$1 port=$2
   shift 2
-  "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" &
+  local pin=("${SERVER_CPU[@]}")
+  [[ $name == 2-threads ]] && pin=()
+  "${pin[@]}" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" &
   PID[$name]=$!
   PIDS+=($!)
   ADDR[$name]="127.0.0.1:$port"
@@ -88,7 +100,7 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 run() { # name connections duration
   local out before after user_before user_after
   read -r before user_before < <(cpu_ticks "$1")
-  out=$(wrk -t"$THREADS" -c"$2" -d"$3" --latency -s "$LUA" "http://${ADDR[$1]}/api/uploads")
+  out=$("${CLIENT_CPU[@]}" wrk -t"$THREADS" -c"$2" -d"$3" --latency -s "$LUA" "http://${ADDR[$1]}/api/uploads")
   read -r after user_after < <(cpu_ticks "$1")
   awk '/requests in/ {print $1}' <<<"$out" >> "$WORK/$1.served"
   awk -v ticks=$((after - before)) -v user=$((user_after - user_before)) -v tick_us="$TICK_US" '
