@@ -1,10 +1,14 @@
 //! How the local bucket keeps the parts of a multipart upload, over real
 //! TCP with URLs signed as any S3 client would: a part sent again
 //! replaces the old one whole, many parts stored at once are all listed
-//! with their ETags, and two clients racing for one part number leave
-//! exactly one part.
+//! with their ETags, two clients racing for one part number leave
+//! exactly one part, complete holds few parts open however many there
+//! are, takes a part replaced meanwhile whole or refuses it, and an abort
+//! racing parts leaves nothing.
 #![cfg(feature = "server")]
 
+#[path = "common/binary.rs"]
+mod binary;
 #[path = "common/http.rs"]
 mod http;
 #[path = "common/multipart.rs"]
@@ -16,16 +20,36 @@ use multipart::complete_body;
 use presign::s3::{AddressingStyle, Bucket, Endpoint, ObjectRequest};
 use presign::sigv4::{Credentials, Signer};
 use server::TestServer;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 /// Client threads sending parts at the same time.
 const CLIENTS: usize = 8;
 
+/// A server with the local bucket these tests sign for: in this
+/// process ([`TestServer`]) or the binary in a child ([`binary::Served`]).
+trait Listening {
+    /// Where it listens.
+    fn addr(&self) -> SocketAddr;
+}
+
+impl Listening for TestServer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Listening for binary::Served {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
 /// A URL for `key` signed directly with the bucket's keys.
-fn signed(s: &TestServer, method: &str, key: &str, query: &[(&str, Option<&str>)]) -> String {
-    let endpoint = Endpoint::parse(&format!("{}/s3", s.origin())).unwrap();
+fn signed(s: &impl Listening, method: &str, key: &str, query: &[(&str, Option<&str>)]) -> String {
+    let endpoint = Endpoint::parse(&format!("http://{}/s3", s.addr())).unwrap();
     let bucket = Bucket::new(endpoint, "local", "us-east-1", AddressingStyle::Path).unwrap();
     let signer = Signer::new(
         Credentials::new(server::KEY_ID, server::SECRET),
@@ -42,12 +66,12 @@ fn signed(s: &TestServer, method: &str, key: &str, query: &[(&str, Option<&str>)
         .url
 }
 
-fn send(s: &TestServer, method: &str, url: &str, body: &[u8]) -> http::Response {
-    http::send(&s.addr.to_string(), method, url, &[], body).unwrap()
+fn send(s: &impl Listening, method: &str, url: &str, body: &[u8]) -> http::Response {
+    http::send(&s.addr().to_string(), method, url, &[], body).unwrap()
 }
 
 /// Opens an upload of `key`: its id.
-fn create(s: &TestServer, key: &str) -> String {
+fn create(s: &impl Listening, key: &str) -> String {
     let r = send(
         s,
         "POST",
@@ -59,7 +83,7 @@ fn create(s: &TestServer, key: &str) -> String {
 }
 
 /// Stores part `number`: its ETag, quotes removed.
-fn put_part(s: &TestServer, key: &str, id: &str, number: u64, body: &[u8]) -> String {
+fn put_part(s: &impl Listening, key: &str, id: &str, number: u64, body: &[u8]) -> String {
     let n = number.to_string();
     let query = [("partNumber", Some(n.as_str())), ("uploadId", Some(id))];
     let r = send(s, "PUT", &signed(s, "PUT", key, &query), body);
@@ -111,7 +135,7 @@ fn list_all(s: &TestServer, key: &str, id: &str, max: u64) -> Vec<Listed> {
     }
 }
 
-fn complete(s: &TestServer, key: &str, id: &str, parts: &[(u64, String)]) -> http::Response {
+fn complete(s: &impl Listening, key: &str, id: &str, parts: &[(u64, String)]) -> http::Response {
     let url = signed(s, "POST", key, &[("uploadId", Some(id))]);
     send(s, "POST", &url, complete_body(parts).as_bytes())
 }
@@ -276,6 +300,228 @@ fn clients_racing_for_one_part_number_leave_exactly_one_part() {
     let winner = if answers[0][0].1 == *etag { 0 } else { 1 };
     assert_eq!(std::fs::read(s.dir.join(key)).unwrap(), bodies[winner]);
     assert_eq!(s.files(), [key]);
+}
+
+/// The soft limit on open files of the server in
+/// [`completing_more_parts_than_the_open_file_limit_works`], and that
+/// test's number of parts: as many parts as the limit, so a complete that
+/// held every part open at once could never fit, whatever else the
+/// server has open (about a dozen files).
+const OPEN_FILES: u64 = 24;
+/// S3's smallest part but the last (`config::multipart::MIN_PART_BYTES`).
+const MIN_PART: usize = 5 * 1024 * 1024;
+
+/// A `presign serve` child, killed when dropped (a failed test included).
+struct Child(binary::Served);
+
+impl Listening for Child {
+    fn addr(&self) -> SocketAddr {
+        self.0.addr
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
+}
+
+/// Part `n` of [`OPEN_FILES`] parts: the last a few bytes, the others
+/// [`MIN_PART`] long, each starting with its number, so a part copied
+/// twice or out of place shows.
+fn numbered_part(n: u64, pattern: &[u8]) -> Vec<u8> {
+    if n == OPEN_FILES {
+        return b"the last part".to_vec();
+    }
+    let mut body = pattern.to_vec();
+    body[..8].copy_from_slice(&n.to_le_bytes());
+    body
+}
+
+#[test]
+fn completing_more_parts_than_the_open_file_limit_works() {
+    let started = Instant::now();
+    let dir = server::temp_dir("open-files");
+    let bucket = dir.join("data");
+    let served = Child(binary::serve(
+        binary::command_with_open_files(OPEN_FILES),
+        "open-files",
+        &[
+            ("LOCAL_BUCKET_DIR", bucket.to_str().unwrap()),
+            ("LOCAL_BUCKET_ACCESS_KEY_ID", server::KEY_ID),
+            ("LOCAL_BUCKET_SECRET_ACCESS_KEY", server::SECRET),
+            ("UPLOAD_MAX_BYTES", "1073741824"),
+            ("ACCESS_LOG", "off"),
+        ],
+    ));
+    let key = "open-files/x.png";
+    let id = create(&served, key);
+    let pattern = multipart::pattern(MIN_PART);
+    let etags: Vec<(u64, String)> = (1..=OPEN_FILES)
+        .map(|n| {
+            (
+                n,
+                put_part(&served, key, &id, n, &numbered_part(n, &pattern)),
+            )
+        })
+        .collect();
+    let r = complete(&served, key, &id, &etags);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let object = std::fs::read(bucket.join(key)).unwrap();
+    let mut at = 0;
+    for n in 1..=OPEN_FILES {
+        let part = numbered_part(n, &pattern);
+        assert!(object[at..at + part.len()] == part[..], "part {n}");
+        at += part.len();
+    }
+    assert_eq!(at, object.len());
+    assert_eq!(server::files(&bucket), [key], "the parts are gone");
+    drop(served);
+    std::fs::remove_dir_all(&dir).unwrap();
+    println!("{OPEN_FILES} parts: {:?}", started.elapsed());
+}
+
+/// Parts stored before [`an_abort_racing_parts_leaves_nothing`] aborts:
+/// enough that removing them takes a while for parts to land in.
+const STORED: u64 = 300;
+/// Uploads raced with an abort in that test.
+const ABORT_ROUNDS: usize = 5;
+
+#[test]
+fn an_abort_racing_parts_leaves_nothing() {
+    let started = Instant::now();
+    let s = TestServer::start(&[]);
+    let uploads = s.dir.join(".presign-tmp").join("multipart");
+    for round in 0..ABORT_ROUNDS {
+        let key = format!("abort-race/{round}.png");
+        let id = create(&s, &key);
+        put_parts_at_once(&s, &key, &id, STORED);
+        let sent = AtomicUsize::new(0);
+        let aborted = AtomicBool::new(false);
+        let (abort, answers) = std::thread::scope(|scope| {
+            let clients: Vec<_> = (0..CLIENTS as u64)
+                .map(|client| {
+                    let (s, key, id, sent, aborted) = (&s, &key, &id, &sent, &aborted);
+                    scope.spawn(move || {
+                        let mut answers = Vec::new();
+                        // New part numbers until one sent after the abort
+                        // answered has been answered too.
+                        for n in (STORED + 1 + client..).step_by(CLIENTS) {
+                            let after_abort = aborted.load(Ordering::SeqCst);
+                            let n = n.to_string();
+                            let query = [("partNumber", Some(n.as_str())), ("uploadId", Some(id))];
+                            let r = send(s, "PUT", &signed(s, "PUT", key, &query), b"late");
+                            answers.push((r.status, r.s3_code(), after_abort));
+                            sent.fetch_add(1, Ordering::SeqCst);
+                            if after_abort {
+                                return answers;
+                            }
+                        }
+                        unreachable!()
+                    })
+                })
+                .collect();
+            // Parts are arriving when the abort starts.
+            while sent.load(Ordering::SeqCst) < 2 * CLIENTS {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let url = signed(&s, "DELETE", &key, &[("uploadId", Some(&id))]);
+            let abort = send(&s, "DELETE", &url, b"");
+            aborted.store(true, Ordering::SeqCst);
+            let answers: Vec<_> = clients
+                .into_iter()
+                .flat_map(|c| c.join().unwrap())
+                .collect();
+            (abort, answers)
+        });
+        assert_eq!(abort.status, 204, "round {round}: {}", abort.text());
+        for (status, code, after_abort) in &answers {
+            match (status, code.as_deref()) {
+                (200, _) if !after_abort => {}
+                (404, Some("NoSuchUpload")) => {}
+                other => panic!("round {round}: a part answered {other:?}"),
+            }
+        }
+        // Nothing of the upload: no directory, no part, no temporary file.
+        assert_eq!(temporary_files(&s), Vec::<String>::new(), "round {round}");
+        assert_eq!(
+            std::fs::read_dir(&uploads).unwrap().count(),
+            0,
+            "round {round}"
+        );
+    }
+    println!("{ABORT_ROUNDS} rounds: {:?}", started.elapsed());
+}
+
+/// Parts of [`MIN_PART`] before the small last one in
+/// [`a_part_replaced_while_complete_runs_is_in_whole_or_refused`]: a
+/// copy that lasts, for the last part to be replaced during it.
+const BIG_PARTS: u64 = 8;
+
+#[test]
+fn a_part_replaced_while_complete_runs_is_in_whole_or_refused() {
+    let started = Instant::now();
+    let s = TestServer::start(&[("UPLOAD_MAX_BYTES", "1073741824")]);
+    let key = "replaced/x.png";
+    let id = create(&s, key);
+    let pattern = multipart::pattern(MIN_PART);
+    let big = |n: u64| {
+        let mut body = pattern.clone();
+        body[..8].copy_from_slice(&n.to_le_bytes());
+        body
+    };
+    let version = |v: usize| format!("the last part, version {v}").into_bytes();
+    let last = BIG_PARTS + 1;
+    let mut listed: Vec<(u64, String)> = (1..=BIG_PARTS)
+        .map(|n| (n, put_part(&s, key, &id, n, &big(n))))
+        .collect();
+    listed.push((last, put_part(&s, key, &id, last, &version(0))));
+    // The last part is replaced later each time, until complete is done
+    // before the new one lands: replaced before it is copied, it is
+    // refused; after, the object has the old one, the part listed.
+    let mut delay = Duration::ZERO;
+    let mut slowest_refusal = Duration::ZERO;
+    for v in 1..=1000 {
+        let (completed, took, replaced) = std::thread::scope(|scope| {
+            let replacer = scope.spawn(|| {
+                std::thread::sleep(delay);
+                let n = last.to_string();
+                let query = [("partNumber", Some(n.as_str())), ("uploadId", Some(&id))];
+                send(&s, "PUT", &signed(&s, "PUT", key, &query), &version(v))
+            });
+            let sent = Instant::now();
+            let completed = complete(&s, key, &id, &listed);
+            (completed, sent.elapsed(), replacer.join().unwrap())
+        });
+        if completed.status == 200 {
+            let mut expected: Vec<u8> = (1..=BIG_PARTS).flat_map(big).collect();
+            expected.extend(version(v - 1));
+            assert!(std::fs::read(s.dir.join(key)).unwrap() == expected);
+            assert!([200, 404].contains(&replaced.status), "{}", replaced.text());
+            assert_eq!(s.files(), [key], "nothing but the object is left");
+            println!(
+                "completed at try {v}, the slowest refusal {slowest_refusal:?}, {:?} in all",
+                started.elapsed()
+            );
+            return;
+        }
+        assert_eq!(completed.status, 400, "{}", completed.text());
+        assert_eq!(completed.s3_code().as_deref(), Some("InvalidPart"));
+        // Refused: the part was replaced, and complete left no object and
+        // no temporary file, only the upload.
+        assert_eq!(replaced.status, 200, "{}", replaced.text());
+        assert!(!s.dir.join(key).exists());
+        assert_eq!(temporary_files(&s).len(), 1 + last as usize);
+        listed[BIG_PARTS as usize].1 = replaced
+            .header("etag")
+            .unwrap()
+            .trim_matches('"')
+            .to_owned();
+        slowest_refusal = slowest_refusal.max(took);
+        delay += Duration::from_millis(2);
+    }
+    panic!("complete never finished before the part was replaced");
 }
 
 /// Not a pass/fail test: prints how long storing `n` small parts of one

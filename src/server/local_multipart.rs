@@ -17,12 +17,15 @@
 //! streamed to a temporary file and renamed into place whole, so a cut
 //! part leaves nothing and a part sent again replaces the old one in the
 //! same step: storing a part costs the same whatever the number of parts,
-//! and takes no lock. Complete copies the parts into one
-//! temporary file (in the kernel, without passing the bytes through this
-//! process) and places it like a `PUT`, atomically, `If-None-Match: *`
-//! included; then the directory goes. Abort removes it. Uploads nobody
-//! completes or aborts are removed once no URL for them can work any more
-//! ([`spawn_sweeper`]).
+//! and takes no lock. Complete checks the parts listed, then copies them
+//! into one temporary file (in the kernel, without passing the bytes
+//! through this process), one part open at a time, and places it like a
+//! `PUT`, atomically, `If-None-Match: *` included; then the directory
+//! goes. Abort removes it. A directory goes by a rename first
+//! (`removed-<uuid>`, no upload id): a part arriving after that finds no
+//! upload, so none lands in a directory being deleted. Uploads nobody
+//! completes or aborts are removed once no URL for them can work any
+//! more, removals cut short at once ([`spawn_sweeper`]).
 //!
 //! Parts that versions before this layout left (`<N>.<ETag>`, found on a
 //! restart) are not parts to it: ListParts leaves them out, complete
@@ -40,7 +43,7 @@
 use super::body::Pace;
 use super::config::multipart::{MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
 use super::http::{empty, respond, Body};
-use super::keys::TMP_DIR;
+use super::keys::{KeyGenerator, TMP_DIR};
 use super::local_bucket::{is_key_conflict, object_key, object_path, place, verify, TempFile};
 use super::multipart_part::{self as part, StoredPart};
 use super::multipart_xml::{self, ListedPart, PartsPage};
@@ -57,6 +60,9 @@ use std::time::{Duration, SystemTime};
 
 /// Where uploads live, under [`TMP_DIR`].
 const UPLOADS_DIR: &str = "multipart";
+/// How the directory of an upload being removed is renamed, beside the
+/// uploads: a name no upload id has, so no request can reach it.
+const REMOVED_PREFIX: &str = "removed-";
 /// The file of an upload that names its key.
 const UPLOAD_FILE: &str = "upload";
 /// The largest `<CompleteMultipartUpload>` read: 10,000 parts with
@@ -150,7 +156,7 @@ pub async fn handle(
         Method::GET => list_parts(&upload, &key, &params).await,
         Method::POST => complete(request, state, dir, &path, &upload, &key, resource).await,
         Method::DELETE => {
-            upload.remove().await?;
+            upload.remove(&state.keys).await?;
             let mut response = Response::new(empty());
             *response.status_mut() = StatusCode::NO_CONTENT;
             Ok(response)
@@ -200,11 +206,23 @@ impl Upload {
         Ok(Upload { dir, content_type })
     }
 
-    async fn remove(&self) -> Result<(), S3Error> {
-        match tokio::fs::remove_dir_all(&self.dir).await {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(S3Error::NoSuchUpload),
-            done => Ok(done?),
+    /// Ends the upload: its directory renamed out of reach in one step,
+    /// then deleted. Deleting it under its own name could race a part
+    /// renamed into it meanwhile and fail, leaving the upload half there.
+    async fn remove(&self, keys: &KeyGenerator) -> Result<(), S3Error> {
+        let removed = self
+            .dir
+            .with_file_name(format!("{REMOVED_PREFIX}{}", keys.uuid()));
+        match tokio::fs::rename(&self.dir, &removed).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(S3Error::NoSuchUpload)
+            }
+            renamed => renamed?,
         }
+        // The upload is gone for every request now; should the deletion
+        // fail, the sweep deletes what is left.
+        let _ = tokio::fs::remove_dir_all(&removed).await;
+        Ok(())
     }
 }
 
@@ -360,20 +378,14 @@ async fn complete(
         digest.update(hex::decode(etag).unwrap_or_default());
     }
     let etag = format!("{}-{}", hex::encode(&digest.finalize()[..16]), listed.len());
-    // Every part opened here: one replaced, aborted or swept later is
-    // still the one checked (an open file outlives its name).
+    // One part open at a time, to check and again to copy: 10,000 parts
+    // held open at once would pass the usual limit of 1,024 open files.
     let upload_dir = upload.dir.clone();
-    let (sources, head) = blocking(move || {
-        let mut sources = open_listed(&upload_dir, &listed)?;
-        // The object's first bytes are the first part's.
-        let head = match sources.first_mut() {
-            Some(first) => first.first_bytes(PREFIX_LEN)?,
-            None => Vec::new(),
-        };
-        Ok((sources, head))
+    let (listed, total, head) = blocking(move || {
+        let (total, head) = check_listed(&upload_dir, &listed)?;
+        Ok((listed, total, head))
     })
     .await?;
-    let total: u64 = sources.iter().map(|s| s.size).sum();
     if total > state.config.policy.max_bytes {
         return Err(S3Error::EntityTooLarge);
     }
@@ -391,13 +403,13 @@ async fn complete(
     // already rather than one the copy would make after it.
     let tmp = TempFile::new(dir.join(TMP_DIR).join(state.keys.uuid()));
     let out = std::fs::File::create(&tmp.path)?;
-    let files = sources.into_iter().map(|part| part.file).collect();
-    blocking(move || Ok(concatenate(files, out)?)).await?;
+    let upload_dir = upload.dir.clone();
+    blocking(move || concatenate(&upload_dir, &listed, out)).await?;
     place(dir, &tmp, path, exclusive).await?;
     state.metrics.stored(total);
     // The object is in place: the parts are no longer needed, whatever
     // happens to their removal.
-    let _ = upload.remove().await;
+    let _ = upload.remove(&state.keys).await;
     Ok(respond(
         StatusCode::OK,
         "application/xml",
@@ -405,41 +417,59 @@ async fn complete(
     ))
 }
 
-/// The parts `listed` (number, ETag) names in the upload directory
-/// `upload`, opened, checked as S3 checks them: each stored with that
+/// Part `number` of the upload directory `upload`, open, if it is still
+/// the one stored with `etag`: else `InvalidPart` (never stored, or
+/// replaced since), or `NoSuchUpload` if the upload has gone meanwhile.
+fn open_listed(upload: &Path, number: u64, etag: &str) -> Result<StoredPart, S3Error> {
+    match StoredPart::open(upload, number)? {
+        Some(stored) if stored.etag == etag => Ok(stored),
+        None if !upload.exists() => Err(S3Error::NoSuchUpload),
+        _ => Err(S3Error::InvalidPart),
+    }
+}
+
+/// Checks the parts `listed` (number, ETag) names in the upload directory
+/// `upload` as S3 checks them, one open at a time: each stored with that
 /// ETag (else `InvalidPart`), each but the last at least
-/// [`MIN_PART_BYTES`] long (else `EntityTooSmall`).
-fn open_listed(upload: &Path, listed: &[(u64, String)]) -> Result<Vec<StoredPart>, S3Error> {
-    let mut parts = Vec::with_capacity(listed.len());
+/// [`MIN_PART_BYTES`] long (else `EntityTooSmall`). Returns their total
+/// size and the object's first bytes (the first part's).
+fn check_listed(upload: &Path, listed: &[(u64, String)]) -> Result<(u64, Vec<u8>), S3Error> {
+    let (mut total, mut head) = (0, Vec::new());
     for (i, (number, etag)) in listed.iter().enumerate() {
-        let Some(stored) = StoredPart::open(upload, *number)? else {
-            return Err(S3Error::InvalidPart);
-        };
-        if stored.etag != *etag {
-            return Err(S3Error::InvalidPart);
-        }
+        let mut stored = open_listed(upload, *number, etag)?;
         if i + 1 < listed.len() && stored.size < MIN_PART_BYTES {
             return Err(S3Error::EntityTooSmall);
         }
-        parts.push(stored);
+        if i == 0 {
+            head = stored.first_bytes(PREFIX_LEN)?;
+        }
+        total += stored.size;
     }
-    Ok(parts)
+    Ok((total, head))
 }
 
-/// Copies `parts` (each read from its current position) one after the
-/// other into `out`, and syncs it. `std::io::copy` between files copies
-/// in the kernel (`copy_file_range`), so memory stays flat whatever the
-/// size.
-fn concatenate(parts: Vec<std::fs::File>, mut out: std::fs::File) -> std::io::Result<()> {
-    for mut part in parts {
-        std::io::copy(&mut part, &mut out)?;
+/// Copies the parts `listed` of `upload` one after the other into `out`,
+/// and syncs it. Each is opened again, one at a time, and must still be
+/// the one [`check_listed`] checked: a part replaced since is
+/// `InvalidPart`, as it would have been a moment earlier. `std::io::copy`
+/// between files copies in the kernel (`copy_file_range`), so memory
+/// stays flat whatever the size.
+fn concatenate(
+    upload: &Path,
+    listed: &[(u64, String)],
+    mut out: std::fs::File,
+) -> Result<(), S3Error> {
+    for (number, etag) in listed {
+        let mut part = open_listed(upload, *number, etag)?;
+        std::io::copy(&mut part.file, &mut out)?;
     }
-    out.sync_all()
+    Ok(out.sync_all()?)
 }
 
 /// Removes uploads that no URL can reach any more: created over `max_age`
-/// ago (a ticket's life plus a URL's). Runs now, then every hour, for as
-/// long as the server's runtime.
+/// ago (a ticket's life plus a URL's), and whatever a removal left
+/// unfinished (renamed [`REMOVED_PREFIX`]…). Runs now, then every hour,
+/// for as long as the server's runtime.
 pub fn spawn_sweeper(dir: PathBuf, max_age: Duration) {
     tokio::spawn(async move {
         loop {
@@ -459,6 +489,10 @@ pub fn sweep(dir: &Path, max_age: Duration, now: SystemTime) -> usize {
     };
     let mut removed = 0;
     for entry in entries.flatten() {
+        let removing = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(REMOVED_PREFIX));
         let created = std::fs::read_to_string(entry.path().join(UPLOAD_FILE))
             .ok()
             .and_then(|record| record.split('\n').nth(1)?.parse::<u64>().ok())
@@ -466,7 +500,7 @@ pub fn sweep(dir: &Path, max_age: Duration, now: SystemTime) -> usize {
             // No record (a create cut short): the directory's own time.
             .or_else(|| entry.metadata().and_then(|m| m.modified()).ok());
         let old = created.is_some_and(|at| now.duration_since(at).unwrap_or_default() > max_age);
-        if old && std::fs::remove_dir_all(entry.path()).is_ok() {
+        if (old || removing) && std::fs::remove_dir_all(entry.path()).is_ok() {
             removed += 1;
         }
     }
@@ -499,8 +533,13 @@ mod tests {
         // A create cut short has no record: its directory's time counts
         // (just made, so it stays).
         std::fs::create_dir_all(uploads.join("cut")).unwrap();
-        assert_eq!(sweep(&bucket, day, now), 1);
+        // A removal cut short goes whatever its age.
+        let removing = uploads.join(format!("{REMOVED_PREFIX}x"));
+        std::fs::create_dir_all(&removing).unwrap();
+        std::fs::write(removing.join(UPLOAD_FILE), format!("k\n{now_secs}\n")).unwrap();
+        assert_eq!(sweep(&bucket, day, now), 2);
         assert!(!uploads.join("old").exists());
+        assert!(!removing.exists());
         assert!(uploads.join("new").join("1.abcd").exists());
         assert!(uploads.join("cut").exists());
         assert_eq!(sweep(&bucket, day, now + 2 * day), 2);

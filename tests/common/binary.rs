@@ -18,6 +18,21 @@ pub fn command() -> Command {
     command
 }
 
+/// As [`command`], run by `sh` with its soft limit on open files
+/// (`RLIMIT_NOFILE`) lowered to `limit`, as on a host whose limit is low.
+pub fn command_with_open_files(limit: u64) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            &format!("ulimit -S -n {limit} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_presign"),
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
 /// A `presign serve` child that has printed where it listens.
 pub struct Served {
     /// The process; its stderr is still a pipe to read (or drain).

@@ -88,21 +88,26 @@ impl TestServer {
 
     /// Every file under the bucket directory, relative paths.
     pub fn files(&self) -> Vec<String> {
-        fn walk(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, base, out);
-                } else {
-                    out.push(path.strip_prefix(base).unwrap().display().to_string());
-                }
+        files(&self.dir)
+    }
+}
+
+/// Every file under `dir`, relative paths, sorted.
+pub fn files(dir: &std::path::Path) -> Vec<String> {
+    fn walk(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, base, out);
+            } else {
+                out.push(path.strip_prefix(base).unwrap().display().to_string());
             }
         }
-        let mut out = Vec::new();
-        walk(&self.dir, &self.dir, &mut out);
-        out.sort();
-        out
     }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
 }
 
 impl Drop for TestServer {
