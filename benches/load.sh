@@ -46,7 +46,10 @@ THREADS=${THREADS:-1}
 PORT=${PORT:-3917}
 PIN=${PIN:-$(( $(nproc) >= 2 ))}
 SERVER_CPU=() CLIENT_CPU=()
-if ((PIN)); then SERVER_CPU=(taskset -c 0) CLIENT_CPU=(taskset -c 1); fi
+if ((PIN)); then
+  taskset -c 0,1 true || { echo "PIN=1 needs taskset and CPUs 0 and 1 (PIN=0 to run unpinned)" >&2; exit 1; }
+  SERVER_CPU=(taskset -c 0) CLIENT_CPU=(taskset -c 1)
+fi
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet --bin presign --example bare_hyper --example bare_presign
 BIN=target/release/presign
@@ -68,9 +71,9 @@ trap cleanup EXIT
 start() { # name port command...
   local name=$1 port=$2
   shift 2
-  local pin=("${SERVER_CPU[@]}")
+  local pin=(${SERVER_CPU[@]+"${SERVER_CPU[@]}"})
   [[ $name == 2-threads ]] && pin=()
-  "${pin[@]}" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" &
+  ${pin[@]+"${pin[@]}"} "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" &
   PID[$name]=$!
   PIDS+=($!)
   ADDR[$name]="127.0.0.1:$port"
@@ -100,7 +103,7 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 run() { # name connections duration
   local out before after user_before user_after
   read -r before user_before < <(cpu_ticks "$1")
-  out=$("${CLIENT_CPU[@]}" wrk -t"$THREADS" -c"$2" -d"$3" --latency -s "$LUA" "http://${ADDR[$1]}/api/uploads")
+  out=$(${CLIENT_CPU[@]+"${CLIENT_CPU[@]}"} wrk -t"$THREADS" -c"$2" -d"$3" --latency -s "$LUA" "http://${ADDR[$1]}/api/uploads")
   read -r after user_after < <(cpu_ticks "$1")
   awk '/requests in/ {print $1}' <<<"$out" >> "$WORK/$1.served"
   awk -v ticks=$((after - before)) -v user=$((user_after - user_before)) -v tick_us="$TICK_US" '

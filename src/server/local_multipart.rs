@@ -25,15 +25,20 @@
 //! (`removed-<uuid>`, no upload id): a part arriving after that finds no
 //! upload, so none lands in a directory being deleted. Uploads nobody
 //! completes or aborts are removed once no URL for them can work any
-//! more, removals cut short at once ([`spawn_sweeper`]).
+//! more, renamed away first too; a removal cut short (a crash, a failed
+//! delete) is finished by the next sweep, at start or within the hour
+//! ([`spawn_sweeper`]).
 //!
 //! Parts that versions before this layout left (`<N>.<ETag>`, found on a
 //! restart) are not parts to it: ListParts leaves them out, complete
 //! answers `InvalidPart` for them, and abort or the sweep removes them
 //! with their upload.
 //!
-//! File work runs on blocking threads (`tokio::fs`, `spawn_blocking`),
-//! never on the runtime's.
+//! Part reads, listings, copies, renames and removals run on blocking
+//! threads (`tokio::fs`, `spawn_blocking`). Creating complete's temporary
+//! file stays on the runtime's, so a request dropped before the copy
+//! starts leaves no file behind, and so does the key-conflict check (a
+//! `stat`).
 //!
 //! S3's limits hold: part numbers 1 to 10,000, parts up to 5 GiB, every
 //! part but the last at least 5 MiB (`EntityTooSmall` at complete), the
@@ -500,7 +505,26 @@ pub fn sweep(dir: &Path, max_age: Duration, now: SystemTime) -> usize {
             // No record (a create cut short): the directory's own time.
             .or_else(|| entry.metadata().and_then(|m| m.modified()).ok());
         let old = created.is_some_and(|at| now.duration_since(at).unwrap_or_default() > max_age);
-        if (old || removing) && std::fs::remove_dir_all(entry.path()).is_ok() {
+        let path = entry.path();
+        let doomed = if removing {
+            path
+        } else if old {
+            // Renamed away first, as abort does: a part whose URL was
+            // checked just before it expired must not land in (and so
+            // keep) a directory half deleted, its record already gone.
+            // A name taken by an earlier leftover waits for the next sweep.
+            let away = path.with_file_name(format!(
+                "{REMOVED_PREFIX}{}",
+                entry.file_name().to_string_lossy()
+            ));
+            match std::fs::rename(&path, &away) {
+                Ok(()) => away,
+                Err(_) => continue,
+            }
+        } else {
+            continue;
+        };
+        if std::fs::remove_dir_all(doomed).is_ok() {
             removed += 1;
         }
     }
